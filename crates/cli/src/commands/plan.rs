@@ -1,0 +1,100 @@
+//! `stackfleet plan`: read the organization and StackSets, and show what apply would do.
+
+use std::io::Write;
+
+use stackfleet_planner::fleet::{self, Fleet};
+use stackfleet_planner::{Inventory, Plan, org, plan};
+
+use crate::aws;
+use crate::cli::{OutputFormat, PlanArgs};
+use crate::error::CliError;
+use crate::printer::Printer;
+use crate::render;
+
+/// What `plan` found, for the exit code.
+pub struct Outcome {
+    /// Whether applying would change anything.
+    pub has_changes: bool,
+}
+
+/// Runs `stackfleet plan`.
+pub async fn run(
+    config: &std::path::Path,
+    profile: Option<&str>,
+    args: &PlanArgs,
+    printer: Printer,
+) -> Result<Outcome, CliError> {
+    let fleet = fleet::load(config)?;
+    let (plan, _inventory) = make_plan(&fleet, profile, printer).await?;
+    let mut stdout = std::io::stdout().lock();
+    let text = match args.output {
+        OutputFormat::Table => render::plan::table(&plan, args.detail),
+        OutputFormat::Json => render::plan::json(&plan),
+        OutputFormat::Markdown => render::plan::markdown(&plan),
+    };
+    write_stdout(&mut stdout, &text)?;
+    if let Some(out) = &args.out {
+        std::fs::write(out, render::plan::json(&plan)).map_err(|source| CliError::Write {
+            path: out.display().to_string(),
+            source,
+        })?;
+        printer.status(format!("saved the plan to {}", out.display()));
+    }
+    Ok(Outcome {
+        has_changes: plan.summary.has_changes(),
+    })
+}
+
+/// Reads everything a plan needs and computes it: the caller's identity, the organization and
+/// the stack sets. Read-only.
+pub async fn make_plan(
+    fleet: &Fleet,
+    profile: Option<&str>,
+    printer: Printer,
+) -> Result<(Plan, Inventory), CliError> {
+    let config = aws::sdk_config(profile, &fleet.organization.home_region).await;
+    let caller = aws::identity(&config).await?;
+    if let Some(expected) = &fleet.organization.management_account
+        && expected.value != caller.account
+    {
+        return Err(CliError::WrongAccount {
+            actual: caller.account,
+            arn: caller.arn,
+            expected: expected.value.clone(),
+            location: expected.location.clone(),
+        });
+    }
+    printer.status(format!(
+        "acting as {} (account {}) in {}",
+        caller.arn, caller.account, fleet.organization.home_region
+    ));
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
+    let (inventory, observed) = tokio::join!(
+        org::read_inventory(&orgs),
+        stackfleet_executor::observe(&cfn, fleet.organization.call_as, &fleet.name, &names)
+    );
+    let inventory = inventory?;
+    let observed = observed?;
+    printer.status(format!(
+        "organization {}: {} accounts in {} OUs; {} stack set(s) found",
+        inventory.organization_id,
+        inventory.accounts.len(),
+        inventory.organizational_units.len().saturating_sub(1),
+        observed.stack_sets.len()
+    ));
+    let plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    Ok((plan, inventory))
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_stdout(out: &mut impl Write, text: &str) -> Result<(), CliError> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write {
+            path: "stdout".to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,86 @@
+//! Errors of StackSets calls, with the fix where AWS's message is known to need one.
+
+use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// A failed StackSets call.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The caller may not use StackSets as it tried to.
+    #[error("CloudFormation {operation} was refused: {message}\n  {hint}")]
+    Access {
+        /// The CloudFormation operation.
+        operation: &'static str,
+        /// AWS's message.
+        message: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// The endpoint does not implement an operation (the local emulator lacks several).
+    #[error("this endpoint does not implement CloudFormation {operation}: {message}")]
+    NotImplemented {
+        /// The CloudFormation operation.
+        operation: &'static str,
+        /// What the endpoint answered.
+        message: String,
+    },
+    /// Any other failure.
+    #[error("CloudFormation {operation} failed: {message}")]
+    Call {
+        /// The CloudFormation operation.
+        operation: &'static str,
+        /// The error code and message.
+        message: String,
+    },
+}
+
+impl ExecError {
+    /// Classifies an SDK error of `operation`.
+    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().unwrap_or_default().to_string();
+        let message = err
+            .message()
+            .map(str::to_string)
+            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        let lower = message.to_ascii_lowercase();
+        if code == "AccessDenied"
+            || code == "AccessDeniedException"
+            || lower.contains("not authorized")
+        {
+            return ExecError::Access {
+                operation,
+                message,
+                hint: "grant the caller cloudformation:* on stack sets, or run as the management account or a delegated administrator",
+            };
+        }
+        if lower.contains("management account") || lower.contains("delegated admin") {
+            return ExecError::Access {
+                operation,
+                message,
+                hint: "run as the organization's management account, or register this account as a StackSets delegated administrator and set organization.call_as = \"delegated-admin\"",
+            };
+        }
+        if lower.contains("administration role")
+            || lower.contains("execution role")
+            || lower.contains("awscloudformationstackset")
+        {
+            return ExecError::Access {
+                operation,
+                message,
+                hint: "self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the administrator account and AWSCloudFormationStackSetExecutionRole in every target account (or the roles named in fleet.toml)",
+            };
+        }
+        if code.is_empty() && lower.contains("not yet been implemented") {
+            return ExecError::NotImplemented { operation, message };
+        }
+        let message = if code.is_empty() {
+            message
+        } else {
+            format!("{code}: {message}")
+        };
+        ExecError::Call { operation, message }
+    }
+}

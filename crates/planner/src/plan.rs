@@ -1,0 +1,857 @@
+//! The pure planning core: fleet.toml + organization + StackSets state → an exact plan.
+//!
+//! [`plan`] reads no clock, makes no call and draws no random number: the same inputs give the
+//! same plan, byte for byte once serialized.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::batch::{Rectangle, partition};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::fleet::{
+    AutoDeployment, CallAs, FLEET_TAG, Fleet, Located, OuRef, PermissionModel, Rollout,
+    StackSetSpec,
+};
+use crate::inventory::{AccountStatus, Inventory, OrganizationTree};
+use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
+
+/// The version of the plan file format; `apply plan.json` refuses other versions.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// StackSets takes at most 50 OUs in one operation's `DeploymentTargets`.
+pub const MAX_OUS_PER_OPERATION: usize = 50;
+
+/// What CloudFormation shows for a NoEcho parameter, and what stackfleet shows for one.
+pub const MASK: &str = "****";
+
+const DEFAULT_ADMINISTRATION_ROLE: &str = "AWSCloudFormationStackSetAdministrationRole";
+const DEFAULT_EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
+
+/// Everything `apply` will do, and the facts it was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// A digest of the organization and StackSets state the plan was made from; `apply plan.json`
+    /// refuses to run when the state it reads has a different one.
+    pub fingerprint: String,
+    /// The fleet's name.
+    pub fleet: String,
+    /// Where the plan applies.
+    pub organization: PlanOrganization,
+    /// Counts over all stack sets.
+    pub summary: Summary,
+    /// One entry per stack set, fleet.toml order first, then stack sets to delete by name.
+    pub stack_sets: Vec<StackSetPlan>,
+}
+
+/// The organization and home region a plan applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOrganization {
+    /// `o-…`.
+    pub id: String,
+    /// The management account.
+    pub management_account: String,
+    /// Where the stack sets live.
+    pub home_region: String,
+    /// As whom stackfleet calls StackSets.
+    pub call_as: CallAs,
+}
+
+/// Counts over the whole plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Stack sets to create.
+    pub create_stack_sets: usize,
+    /// Stack sets whose template, parameters or settings change.
+    pub update_stack_sets: usize,
+    /// Stack sets of this fleet that left fleet.toml.
+    pub delete_stack_sets: usize,
+    /// Stack instances to create.
+    pub create_instances: usize,
+    /// Stack instances to delete.
+    pub delete_instances: usize,
+    /// Failed or cancelled stack instances to run again.
+    pub update_instances: usize,
+    /// StackSets operations, all stack sets together.
+    pub operations: usize,
+}
+
+impl Summary {
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.create_stack_sets
+            + self.update_stack_sets
+            + self.delete_stack_sets
+            + self.create_instances
+            + self.delete_instances
+            + self.update_instances
+            > 0
+    }
+}
+
+/// What happens to one stack set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StackSetAction {
+    /// It does not exist yet.
+    Create,
+    /// Its template, parameters or settings change.
+    Update,
+    /// It belongs to this fleet but left fleet.toml.
+    Delete,
+    /// The stack set itself stays as it is (its instances may still change).
+    None,
+}
+
+/// The plan for one stack set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackSetPlan {
+    /// The stack set's name.
+    pub name: String,
+    /// What happens to the stack set itself.
+    pub action: StackSetAction,
+    /// Self- or service-managed.
+    pub permission_model: PermissionModel,
+    /// Governed regions.
+    pub regions: Vec<String>,
+    /// Settings that change, with NoEcho parameter values masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// Unified diff of the template, when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_diff: Option<String>,
+    /// Instances the fleet wants.
+    pub desired_instances: usize,
+    /// Instances StackSets has now.
+    pub existing_instances: usize,
+    /// Instances to create.
+    pub create_instances: Vec<Cell>,
+    /// Instances to delete.
+    pub delete_instances: Vec<Cell>,
+    /// Failed or cancelled instances to run again.
+    pub update_instances: Vec<Cell>,
+    /// Targeted accounts that get no instance, and why.
+    pub skipped: Vec<SkippedAccount>,
+    /// The StackSets operations, in the order they run.
+    pub operations: Vec<Operation>,
+    /// The stack set as apply creates or updates it; absent when it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredStackSet>,
+}
+
+/// One account × region.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cell {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+}
+
+/// A changed setting of a stack set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `template`, `description`, `parameters.Name`, `tags.key`, `capabilities`, …
+    pub field: String,
+    /// The current value, if any.
+    pub before: Option<String>,
+    /// The value fleet.toml asks for, if any.
+    pub after: Option<String>,
+}
+
+/// A targeted account that gets no instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedAccount {
+    /// The account.
+    pub account: String,
+    /// Its name in the organization.
+    pub account_name: String,
+    /// Why it is skipped.
+    pub reason: SkipReason,
+}
+
+/// Why a targeted account gets no instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// The account is suspended, closed or closing.
+    Suspended,
+    /// The management account, which service-managed stack sets never deploy to.
+    NotDeployable,
+}
+
+/// One StackSets operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// What the operation does.
+    pub action: OperationAction,
+    /// The accounts (empty for `update-stack-set`, which covers every instance).
+    pub accounts: Vec<String>,
+    /// The regions (empty for `update-stack-set`).
+    pub regions: Vec<String>,
+    /// Service-managed: the OUs of `accounts`, for `DeploymentTargets` with
+    /// `AccountFilterType = INTERSECTION`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<String>,
+    /// How many instances the operation touches.
+    pub instances: usize,
+}
+
+/// The kind of a StackSets operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationAction {
+    /// `DeleteStackInstances`.
+    DeleteInstances,
+    /// `UpdateStackSet` over every instance.
+    UpdateStackSet,
+    /// `UpdateStackInstances` to run failed instances again.
+    UpdateInstances,
+    /// `CreateStackInstances`.
+    CreateInstances,
+}
+
+/// A stack set as apply creates or updates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredStackSet {
+    /// The description.
+    pub description: Option<String>,
+    /// The template text.
+    pub template_body: String,
+    /// Parameter values (real values; the plan file is as sensitive as fleet.toml).
+    pub parameters: BTreeMap<String, String>,
+    /// Parameters the template marks NoEcho, to mask wherever they are shown.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub no_echo_parameters: BTreeSet<String>,
+    /// Tags, stackfleet's own included.
+    pub tags: BTreeMap<String, String>,
+    /// Capabilities.
+    pub capabilities: BTreeSet<String>,
+    /// Self-managed administration role.
+    pub administration_role_arn: Option<String>,
+    /// Self-managed execution role.
+    pub execution_role_name: Option<String>,
+    /// Service-managed auto-deployment.
+    pub auto_deployment: Option<AutoDeployment>,
+    /// Keep member stacks when instances are deleted.
+    pub retain_stacks_on_delete: bool,
+    /// Operation preferences.
+    pub rollout: Rollout,
+}
+
+/// Computes the plan. Fails, naming the place in fleet.toml, when fleet.toml refers to OUs or
+/// accounts that the organization does not have, or asks for what StackSets cannot do.
+pub fn plan(
+    fleet: &Fleet,
+    inventory: &Inventory,
+    observed: &Observed,
+) -> Result<Plan, Diagnostics> {
+    let tree = inventory.children();
+    let ou_by_path: BTreeMap<&str, &str> = inventory
+        .organizational_units
+        .values()
+        .map(|ou| (ou.path.as_str(), ou.id.as_str()))
+        .collect();
+    let mut diagnostics = Vec::new();
+    let mut stack_sets = Vec::new();
+    for spec in &fleet.stack_sets {
+        let resolver = Resolver {
+            inventory,
+            tree: &tree,
+            ou_by_path: &ou_by_path,
+        };
+        match resolver.desired_accounts(spec) {
+            Ok(selection) => {
+                match plan_stack_set(
+                    fleet,
+                    spec,
+                    &selection,
+                    inventory,
+                    observed.stack_sets.get(&spec.name),
+                ) {
+                    Ok(p) => stack_sets.push(p),
+                    Err(d) => diagnostics.push(d),
+                }
+            }
+            Err(mut d) => diagnostics.append(&mut d),
+        }
+    }
+    if !diagnostics.is_empty() {
+        diagnostics.sort();
+        diagnostics.dedup();
+        return Err(Diagnostics(diagnostics));
+    }
+    let declared: BTreeSet<&str> = fleet.stack_sets.iter().map(|s| s.name.as_str()).collect();
+    for (name, set) in &observed.stack_sets {
+        if !declared.contains(name.as_str()) && set.tags.get(FLEET_TAG) == Some(&fleet.name) {
+            stack_sets.push(plan_deletion(set, inventory));
+        }
+    }
+
+    let mut summary = Summary::default();
+    for s in &stack_sets {
+        match s.action {
+            StackSetAction::Create => summary.create_stack_sets += 1,
+            StackSetAction::Update => summary.update_stack_sets += 1,
+            StackSetAction::Delete => summary.delete_stack_sets += 1,
+            StackSetAction::None => {}
+        }
+        summary.create_instances += s.create_instances.len();
+        summary.delete_instances += s.delete_instances.len();
+        summary.update_instances += s.update_instances.len();
+        summary.operations += s.operations.len();
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        fingerprint: fingerprint(inventory, observed),
+        fleet: fleet.name.clone(),
+        organization: PlanOrganization {
+            id: inventory.organization_id.clone(),
+            management_account: inventory.management_account.clone(),
+            home_region: fleet.organization.home_region.clone(),
+            call_as: fleet.organization.call_as,
+        },
+        summary,
+        stack_sets,
+    })
+}
+
+/// The digest of the state a plan is computed from (hex SHA-256 of its canonical JSON).
+pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
+    let mut hasher = Sha256::new();
+    // Serializing plain BTreeMap-based data cannot fail; the JSON is canonical (sorted maps).
+    hasher.update(serde_json::to_vec(inventory).unwrap_or_default());
+    hasher.update(b"\n");
+    hasher.update(serde_json::to_vec(observed).unwrap_or_default());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The accounts a stack set wants, and the targeted accounts it cannot have.
+struct Selection {
+    desired: BTreeSet<String>,
+    skipped: Vec<SkippedAccount>,
+}
+
+struct Resolver<'a> {
+    inventory: &'a Inventory,
+    tree: &'a OrganizationTree<'a>,
+    ou_by_path: &'a BTreeMap<&'a str, &'a str>,
+}
+
+impl Resolver<'_> {
+    fn ou(&self, ou: &Located<OuRef>) -> Result<String, Diagnostic> {
+        let found = match &ou.value {
+            OuRef::Path(path) => self.ou_by_path.get(path.as_str()).map(|id| id.to_string()),
+            OuRef::Id(id) => self
+                .inventory
+                .organizational_units
+                .contains_key(id)
+                .then(|| id.clone()),
+        };
+        found.ok_or_else(|| {
+            let what = match &ou.value {
+                OuRef::Path(p) => format!("OU path {p:?}"),
+                OuRef::Id(id) => format!("OU {id}"),
+            };
+            Diagnostic::new(
+                ou.location.clone(),
+                format!(
+                    "{what} does not exist in organization {}",
+                    self.inventory.organization_id
+                ),
+            )
+        })
+    }
+
+    fn account(&self, account: &Located<String>) -> Result<String, Diagnostic> {
+        if self.inventory.accounts.contains_key(&account.value) {
+            Ok(account.value.clone())
+        } else {
+            Err(Diagnostic::new(
+                account.location.clone(),
+                format!(
+                    "account {} is not in organization {}",
+                    account.value, self.inventory.organization_id
+                ),
+            ))
+        }
+    }
+
+    fn desired_accounts(&self, spec: &StackSetSpec) -> Result<Selection, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let mut targeted = BTreeSet::new();
+        let mut excluded = BTreeSet::new();
+        for ou in &spec.targets.organizational_units {
+            match self.ou(ou) {
+                Ok(id) => targeted.extend(self.tree.accounts_under(&id)),
+                Err(e) => errors.push(e),
+            }
+        }
+        for ou in &spec.targets.exclude_organizational_units {
+            match self.ou(ou) {
+                Ok(id) => excluded.extend(self.tree.accounts_under(&id)),
+                Err(e) => errors.push(e),
+            }
+        }
+        let mut explicit = Vec::new();
+        for account in &spec.targets.accounts {
+            match self.account(account) {
+                Ok(id) => explicit.push(id),
+                Err(e) => errors.push(e),
+            }
+        }
+        for account in &spec.targets.exclude_accounts {
+            match self.account(account) {
+                Ok(id) => {
+                    excluded.insert(self.inventory.accounts[&id].id.as_str());
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        targeted.extend(
+            explicit
+                .iter()
+                .map(|a| self.inventory.accounts[a].id.as_str()),
+        );
+
+        let mut selection = Selection {
+            desired: BTreeSet::new(),
+            skipped: Vec::new(),
+        };
+        for id in targeted.difference(&excluded) {
+            let account = &self.inventory.accounts[*id];
+            let reason = if account.status != AccountStatus::Active {
+                Some(SkipReason::Suspended)
+            } else if spec.permission_model == PermissionModel::ServiceManaged
+                && account.id == self.inventory.management_account
+            {
+                Some(SkipReason::NotDeployable)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => selection.skipped.push(SkippedAccount {
+                    account: account.id.clone(),
+                    account_name: account.name.clone(),
+                    reason,
+                }),
+                None => {
+                    selection.desired.insert(account.id.clone());
+                }
+            }
+        }
+        Ok(selection)
+    }
+}
+
+fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
+    let mut tags = spec.tags.clone();
+    tags.insert(FLEET_TAG.to_string(), fleet.name.clone());
+    DesiredStackSet {
+        description: spec.description.clone(),
+        template_body: spec.template.body.clone(),
+        parameters: spec.parameters.clone(),
+        no_echo_parameters: spec
+            .template
+            .parameters
+            .iter()
+            .filter(|(_, p)| p.no_echo)
+            .map(|(name, _)| name.clone())
+            .collect(),
+        tags,
+        capabilities: spec.capabilities.clone(),
+        administration_role_arn: spec.administration_role_arn.clone(),
+        execution_role_name: spec.execution_role_name.clone(),
+        auto_deployment: spec.auto_deployment,
+        retain_stacks_on_delete: spec.retain_stacks_on_delete,
+        rollout: spec.rollout.clone(),
+    }
+}
+
+fn plan_stack_set(
+    fleet: &Fleet,
+    spec: &StackSetSpec,
+    selection: &Selection,
+    inventory: &Inventory,
+    observed: Option<&ObservedStackSet>,
+) -> Result<StackSetPlan, Diagnostic> {
+    let desired = desired_stack_set(fleet, spec);
+    let no_instances = Vec::new();
+    let instances = observed.map_or(&no_instances, |o| &o.instances);
+    let existing: BTreeMap<(&str, &str), &ObservedInstance> = instances
+        .iter()
+        .map(|i| ((i.account.as_str(), i.region.as_str()), i))
+        .collect();
+    let wanted_regions: BTreeSet<&str> = spec.regions.iter().map(String::as_str).collect();
+    let untouchable: BTreeSet<&str> = inventory
+        .accounts
+        .values()
+        .filter(|a| a.status != AccountStatus::Active)
+        .map(|a| a.id.as_str())
+        .chain(selection.skipped.iter().map(|s| s.account.as_str()))
+        .collect();
+
+    let (action, changes, template_diff) = match observed {
+        None => (StackSetAction::Create, Vec::new(), None),
+        Some(o) => {
+            if o.permission_model != spec.permission_model {
+                return Err(Diagnostic::new(
+                    spec.location.clone(),
+                    format!(
+                        "stack set {:?} exists as {} and StackSets cannot change a permission model: delete it or choose another name",
+                        spec.name,
+                        match o.permission_model {
+                            PermissionModel::SelfManaged => "self-managed",
+                            PermissionModel::ServiceManaged => "service-managed",
+                        }
+                    ),
+                ));
+            }
+            let (changes, diff) = stack_set_changes(o, &desired);
+            let action = if changes.is_empty() {
+                StackSetAction::None
+            } else {
+                StackSetAction::Update
+            };
+            (action, changes, diff)
+        }
+    };
+
+    let mut create: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for account in &selection.desired {
+        for region in &spec.regions {
+            if !existing.contains_key(&(account.as_str(), region.as_str())) {
+                create
+                    .entry(account.clone())
+                    .or_default()
+                    .insert(region.clone());
+            }
+        }
+    }
+    let mut delete: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut repair: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for instance in instances {
+        let wanted = selection.desired.contains(&instance.account)
+            && wanted_regions.contains(instance.region.as_str());
+        if wanted {
+            if action == StackSetAction::None && instance.needs_repair() {
+                repair
+                    .entry(instance.account.clone())
+                    .or_default()
+                    .insert(instance.region.clone());
+            }
+        } else if !untouchable.contains(instance.account.as_str()) {
+            delete
+                .entry(instance.account.clone())
+                .or_default()
+                .insert(instance.region.clone());
+        }
+    }
+
+    let ou_of = |account: &str| -> Option<String> {
+        inventory
+            .accounts
+            .get(account)
+            .map(|a| a.parent_id.clone())
+            .or_else(|| {
+                instances
+                    .iter()
+                    .find(|i| i.account == account)
+                    .and_then(|i| i.organizational_unit_id.clone())
+            })
+    };
+    let model = spec.permission_model;
+    let mut operations = Vec::new();
+    operations.extend(operations_for(
+        OperationAction::DeleteInstances,
+        &delete,
+        model,
+        &ou_of,
+    ));
+    if action == StackSetAction::Update && !instances.is_empty() {
+        operations.push(Operation {
+            action: OperationAction::UpdateStackSet,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            organizational_units: Vec::new(),
+            instances: instances.len() - count(&delete),
+        });
+    }
+    operations.extend(operations_for(
+        OperationAction::UpdateInstances,
+        &repair,
+        model,
+        &ou_of,
+    ));
+    operations.extend(operations_for(
+        OperationAction::CreateInstances,
+        &create,
+        model,
+        &ou_of,
+    ));
+
+    Ok(StackSetPlan {
+        name: spec.name.clone(),
+        action,
+        permission_model: spec.permission_model,
+        regions: spec.regions.clone(),
+        changes,
+        template_diff,
+        desired_instances: selection.desired.len() * spec.regions.len(),
+        existing_instances: instances.len(),
+        create_instances: cells(&create),
+        delete_instances: cells(&delete),
+        update_instances: cells(&repair),
+        skipped: selection.skipped.clone(),
+        operations,
+        desired: Some(desired),
+    })
+}
+
+fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan {
+    let mut delete: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for instance in &set.instances {
+        delete
+            .entry(instance.account.clone())
+            .or_default()
+            .insert(instance.region.clone());
+    }
+    let ou_of = |account: &str| -> Option<String> {
+        set.instances
+            .iter()
+            .find(|i| i.account == account)
+            .and_then(|i| i.organizational_unit_id.clone())
+            .or_else(|| inventory.accounts.get(account).map(|a| a.parent_id.clone()))
+    };
+    let regions: BTreeSet<String> = set.instances.iter().map(|i| i.region.clone()).collect();
+    StackSetPlan {
+        name: set.name.clone(),
+        action: StackSetAction::Delete,
+        permission_model: set.permission_model,
+        regions: regions.into_iter().collect(),
+        changes: Vec::new(),
+        template_diff: None,
+        desired_instances: 0,
+        existing_instances: set.instances.len(),
+        create_instances: Vec::new(),
+        delete_instances: cells(&delete),
+        update_instances: Vec::new(),
+        skipped: Vec::new(),
+        operations: operations_for(
+            OperationAction::DeleteInstances,
+            &delete,
+            set.permission_model,
+            &ou_of,
+        ),
+        desired: None,
+    }
+}
+
+fn count(cells: &BTreeMap<String, BTreeSet<String>>) -> usize {
+    cells.values().map(BTreeSet::len).sum()
+}
+
+fn cells(by_account: &BTreeMap<String, BTreeSet<String>>) -> Vec<Cell> {
+    by_account
+        .iter()
+        .flat_map(|(account, regions)| {
+            regions.iter().map(move |region| Cell {
+                account: account.clone(),
+                region: region.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The rectangles of `cells` as operations; service-managed ones also name the accounts' OUs,
+/// split so that no operation names more than [`MAX_OUS_PER_OPERATION`].
+fn operations_for(
+    action: OperationAction,
+    cells: &BTreeMap<String, BTreeSet<String>>,
+    model: PermissionModel,
+    ou_of: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Operation> {
+    let mut out = Vec::new();
+    for Rectangle { accounts, regions } in partition(cells) {
+        if model == PermissionModel::SelfManaged {
+            out.push(Operation {
+                action,
+                instances: accounts.len() * regions.len(),
+                accounts,
+                regions,
+                organizational_units: Vec::new(),
+            });
+            continue;
+        }
+        let mut by_ou: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for account in accounts {
+            let ou = ou_of(&account).unwrap_or_default();
+            by_ou.entry(ou).or_default().push(account);
+        }
+        let groups: Vec<(String, Vec<String>)> = by_ou.into_iter().collect();
+        for chunk in groups.chunks(MAX_OUS_PER_OPERATION) {
+            let mut accounts: Vec<String> = chunk.iter().flat_map(|(_, a)| a.clone()).collect();
+            accounts.sort();
+            out.push(Operation {
+                action,
+                instances: accounts.len() * regions.len(),
+                accounts,
+                regions: regions.clone(),
+                organizational_units: chunk
+                    .iter()
+                    .map(|(ou, _)| ou.clone())
+                    .filter(|ou| !ou.is_empty())
+                    .collect(),
+            });
+        }
+    }
+    out
+}
+
+/// The settings that differ between StackSets and fleet.toml, and the template diff.
+fn stack_set_changes(
+    observed: &ObservedStackSet,
+    desired: &DesiredStackSet,
+) -> (Vec<FieldChange>, Option<String>) {
+    let mut changes = Vec::new();
+    let mut change = |field: String, before: Option<&str>, after: Option<&str>| {
+        changes.push(FieldChange {
+            field,
+            before: before.map(str::to_string),
+            after: after.map(str::to_string),
+        });
+    };
+
+    let mut template_diff = None;
+    if observed.template_body != desired.template_body {
+        change("template".to_string(), None, None);
+        template_diff = Some(
+            similar::TextDiff::from_lines(&observed.template_body, &desired.template_body)
+                .unified_diff()
+                .context_radius(3)
+                .header("deployed", "fleet.toml")
+                .to_string(),
+        );
+    }
+    if desired.description.is_some() && observed.description != desired.description {
+        change(
+            "description".to_string(),
+            observed.description.as_deref(),
+            desired.description.as_deref(),
+        );
+    }
+
+    let keys: BTreeSet<&String> = observed
+        .parameters
+        .keys()
+        .chain(desired.parameters.keys())
+        .collect();
+    for key in keys {
+        let before = observed.parameters.get(key).map(String::as_str);
+        let after = desired.parameters.get(key).map(String::as_str);
+        let secret = desired.no_echo_parameters.contains(key);
+        // CloudFormation never returns a NoEcho value, so a masked value cannot be compared.
+        if before == after || (secret && before == Some(MASK) && after.is_some()) {
+            continue;
+        }
+        let shown = |v: Option<&str>| {
+            v.map(|v| {
+                if secret {
+                    MASK.to_string()
+                } else {
+                    v.to_string()
+                }
+            })
+        };
+        change(
+            format!("parameters.{key}"),
+            shown(before).as_deref(),
+            shown(after).as_deref(),
+        );
+    }
+
+    let mut observed_tags = observed.tags.clone();
+    let mut desired_tags = desired.tags.clone();
+    // The fleet marker is added at creation only; stack sets adopted from before stackfleet keep
+    // working without an update of every instance just to add it.
+    observed_tags.remove(FLEET_TAG);
+    desired_tags.remove(FLEET_TAG);
+    let keys: BTreeSet<&String> = observed_tags.keys().chain(desired_tags.keys()).collect();
+    for key in keys {
+        let before = observed_tags.get(key).map(String::as_str);
+        let after = desired_tags.get(key).map(String::as_str);
+        if before != after {
+            change(format!("tags.{key}"), before, after);
+        }
+    }
+
+    if observed.capabilities != desired.capabilities {
+        let join = |c: &BTreeSet<String>| c.iter().cloned().collect::<Vec<_>>().join(",");
+        change(
+            "capabilities".to_string(),
+            Some(&join(&observed.capabilities)),
+            Some(&join(&desired.capabilities)),
+        );
+    }
+    if !same_role(
+        observed.administration_role_arn.as_deref(),
+        desired.administration_role_arn.as_deref(),
+        DEFAULT_ADMINISTRATION_ROLE,
+    ) {
+        change(
+            "administration_role_arn".to_string(),
+            observed.administration_role_arn.as_deref(),
+            desired.administration_role_arn.as_deref(),
+        );
+    }
+    if !same_role(
+        observed.execution_role_name.as_deref(),
+        desired.execution_role_name.as_deref(),
+        DEFAULT_EXECUTION_ROLE,
+    ) {
+        change(
+            "execution_role_name".to_string(),
+            observed.execution_role_name.as_deref(),
+            desired.execution_role_name.as_deref(),
+        );
+    }
+    if let Some(wanted) = desired.auto_deployment
+        && observed.auto_deployment != Some(wanted)
+    {
+        let show = |a: Option<AutoDeployment>| {
+            a.map(|a| {
+                format!(
+                    "enabled={} retain_stacks_on_account_removal={}",
+                    a.enabled, a.retain_stacks_on_account_removal
+                )
+            })
+        };
+        change(
+            "auto_deployment".to_string(),
+            show(observed.auto_deployment).as_deref(),
+            show(Some(wanted)).as_deref(),
+        );
+    }
+    (changes, template_diff)
+}
+
+/// Whether a role setting matches: unset in fleet.toml means the AWS default role, which
+/// StackSets reports by name or ARN.
+fn same_role(observed: Option<&str>, desired: Option<&str>, default: &str) -> bool {
+    let name = |r: &str| r.rsplit('/').next().unwrap_or(r).to_string();
+    match (observed, desired) {
+        (o, Some(d)) => o == Some(d),
+        (None, None) => true,
+        (Some(o), None) => name(o) == default,
+    }
+}

@@ -1,0 +1,161 @@
+//! Reading CloudFormation templates: enough to check fleet.toml against them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::Value;
+
+use crate::diagnostic::{Diagnostic, Location};
+
+/// The largest template CloudFormation accepts inline as `TemplateBody`; larger ones need S3.
+pub const MAX_TEMPLATE_BODY_BYTES: usize = 51_200;
+
+/// A template read from disk, with what fleet.toml needs to know of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    /// The text as it will be sent to CloudFormation.
+    pub body: String,
+    /// Declared parameters by name.
+    pub parameters: BTreeMap<String, TemplateParameter>,
+    /// Whether the template uses `Transform` (macros), which service-managed stack sets reject.
+    pub has_transform: bool,
+}
+
+/// One entry of the template's `Parameters` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateParameter {
+    /// Whether the parameter has a `Default`, so fleet.toml may leave it unset.
+    pub has_default: bool,
+    /// Whether the parameter is `NoEcho`: its value is masked wherever stackfleet shows it.
+    pub no_echo: bool,
+}
+
+/// Parses a template body (YAML with CloudFormation short tags such as `!Ref`, or JSON).
+///
+/// `file` is only used to name the location of a problem.
+pub fn parse_template(file: &Path, body: &str) -> Result<Template, Diagnostic> {
+    let at = |line: usize, column: usize| Location {
+        file: file.to_path_buf(),
+        line,
+        column,
+    };
+    if body.trim().is_empty() {
+        return Err(Diagnostic::new(at(1, 1), "the template is empty"));
+    }
+    let root: Value = serde_yaml_ng::from_str(body).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        Diagnostic::new(
+            at(line, column),
+            format!(
+                "the template is not valid YAML or JSON: {}",
+                yaml_message(&e)
+            ),
+        )
+    })?;
+    let Value::Mapping(root) = root else {
+        return Err(Diagnostic::new(
+            at(1, 1),
+            "the template must be a mapping with a Resources section",
+        ));
+    };
+    if !root.contains_key("Resources") {
+        return Err(Diagnostic::new(
+            at(1, 1),
+            "the template has no Resources section",
+        ));
+    }
+    let mut parameters = BTreeMap::new();
+    match root.get("Parameters") {
+        None | Some(Value::Null) => {}
+        Some(Value::Mapping(declared)) => {
+            for (name, decl) in declared {
+                let Some(name) = name.as_str() else {
+                    return Err(Diagnostic::new(
+                        at(1, 1),
+                        "a parameter name in the Parameters section is not a string",
+                    ));
+                };
+                let decl = decl.as_mapping();
+                let has_default = decl.is_some_and(|d| d.contains_key("Default"));
+                let no_echo = decl
+                    .and_then(|d| d.get("NoEcho"))
+                    .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+                parameters.insert(
+                    name.to_string(),
+                    TemplateParameter {
+                        has_default,
+                        no_echo,
+                    },
+                );
+            }
+        }
+        Some(_) => {
+            return Err(Diagnostic::new(
+                at(1, 1),
+                "the template's Parameters section must be a mapping",
+            ));
+        }
+    }
+    Ok(Template {
+        body: body.to_string(),
+        parameters,
+        has_transform: root.contains_key("Transform"),
+    })
+}
+
+/// The YAML error's message without the " at line L column C" that we report separately.
+fn yaml_message(e: &serde_yaml_ng::Error) -> String {
+    let text = e.to_string();
+    match text.find(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<Template, Diagnostic> {
+        parse_template(Path::new("t.yaml"), body)
+    }
+
+    #[test]
+    fn reads_yaml_with_short_tags() {
+        let t = parse(
+            "Parameters:\n  Email:\n    Type: String\n  Secret:\n    Type: String\n    NoEcho: true\n    Default: x\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !Sub '${AWS::StackName}-t'\n      KmsMasterKeyId: !GetAtt Key.Arn\nOutputs:\n  A:\n    Value: !Ref Topic\n",
+        )
+        .unwrap();
+        assert_eq!(t.parameters.len(), 2);
+        assert!(!t.parameters["Email"].has_default);
+        assert!(t.parameters["Secret"].has_default && t.parameters["Secret"].no_echo);
+        assert!(!t.has_transform);
+    }
+
+    #[test]
+    fn reads_json() {
+        let t = parse(r#"{"Transform": "AWS::Serverless-2016-10-31", "Resources": {"T": {"Type": "AWS::SNS::Topic"}}}"#).unwrap();
+        assert!(t.parameters.is_empty());
+        assert!(t.has_transform);
+    }
+
+    #[test]
+    fn reports_where_yaml_breaks() {
+        let d = parse("Resources:\n  T:\n    Type: [unclosed\n").unwrap_err();
+        assert_eq!(d.location.line, 4);
+        assert!(d.message.contains("not valid YAML"), "{d}");
+    }
+
+    #[test]
+    fn rejects_empty_and_non_templates() {
+        assert!(parse("").unwrap_err().message.contains("empty"));
+        assert!(parse("- a\n- b\n").unwrap_err().message.contains("mapping"));
+        assert!(
+            parse("Parameters: {}\n")
+                .unwrap_err()
+                .message
+                .contains("Resources")
+        );
+    }
+}
