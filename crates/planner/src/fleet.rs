@@ -737,6 +737,9 @@ impl Checker<'_> {
 
         let targets_span = raw.targets.span();
         let raw_targets = raw.targets.into_inner();
+        // Judged on what was written, so that a malformed id is not also reported as "nothing".
+        let targets_something =
+            !raw_targets.organizational_units.is_empty() || !raw_targets.accounts.is_empty();
         let targets = Targets {
             organizational_units: raw_targets
                 .organizational_units
@@ -751,7 +754,7 @@ impl Checker<'_> {
                 .filter_map(|o| self.ou_ref(o))
                 .collect(),
         };
-        if targets.organizational_units.is_empty() && targets.accounts.is_empty() {
+        if !targets_something {
             self.error(
                 &targets_span,
                 format!("stack set {name:?} targets nothing: add organizational_units or accounts"),

@@ -1,0 +1,5 @@
+//! The planner's integration tests: fleet.toml validation and the planning core, on plain values.
+
+mod common;
+mod plan;
+mod validate;

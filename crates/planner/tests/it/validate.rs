@@ -1,0 +1,332 @@
+//! Every rejection of fleet.toml, with its line and column.
+
+use crate::common::{Dir, fleet_text};
+
+/// Line and column (1-based) of the `nth` occurrence of `needle` in `text`.
+fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
+    let offset = text
+        .match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle:?} not in the text"))
+        .0;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// Asserts that validating `text` fails with a diagnostic at the `nth` occurrence of `needle`
+/// whose message contains `message`.
+#[track_caller]
+fn rejects_at(text: &str, needle: &str, nth: usize, message: &str) {
+    let dir = Dir::new();
+    let errors = dir.parse(text).expect_err("the fleet should be rejected");
+    let (line, column) = position(text, needle, nth);
+    assert!(
+        errors.0.iter().any(|d| d.location.line == line
+            && d.location.column == column
+            && d.message.contains(message)
+            && d.location.file.ends_with("fleet.toml")),
+        "expected {line}:{column} {message:?}, got:\n{errors}"
+    );
+    // The rendered error names the file, line and column.
+    assert!(
+        errors
+            .to_string()
+            .contains(&format!("fleet.toml:{line}:{column}: ")),
+        "{errors}"
+    );
+}
+
+#[test]
+fn accepts_a_valid_fleet() {
+    let dir = Dir::new();
+    let text = fleet_text(
+        &["us-east-1", "eu-west-1"],
+        "organizational_units = [\"/A\", \"ou-ab12-cdefgh12\", \"r-ab12\"]\naccounts = [\"111122223333\"]\nexclude_organizational_units = [\"/A/B\"]\nexclude_accounts = [\"444455556666\"]",
+    );
+    let fleet = dir.parse(&text).unwrap();
+    assert_eq!(fleet.name, "default");
+    let set = &fleet.stack_sets[0];
+    assert_eq!(set.regions, ["us-east-1", "eu-west-1"]);
+    assert_eq!(set.parameters["Email"], "sec@example.com");
+    assert_eq!(set.targets.organizational_units.len(), 3);
+    assert!(set.template.parameters["Secret"].no_echo);
+}
+
+#[test]
+fn defaults_are_inherited_and_overridden() {
+    let dir = Dir::new();
+    let text = "[organization]\nhome_region = \"eu-west-1\"\ncall_as = \"delegated-admin\"\n[defaults]\nregions = [\"eu-west-1\"]\n[defaults.rollout]\nmax_concurrent_count = 5\nfailure_tolerance_percentage = 10\nregion_concurrency = \"sequential\"\n\n[[stack_sets]]\nname = \"a\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nparameters = { Email = \"x@y.z\" }\nauto_deployment = { enabled = true }\n[stack_sets.rollout]\nmax_concurrent_percentage = 50\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
+    let fleet = dir.parse(text).unwrap();
+    let set = &fleet.stack_sets[0];
+    assert_eq!(set.regions, ["eu-west-1"]);
+    use stackfleet_planner::fleet::{CallAs, Limit, RegionConcurrency};
+    assert_eq!(fleet.organization.call_as, CallAs::DelegatedAdmin);
+    assert_eq!(set.rollout.max_concurrent, Some(Limit::Percentage(50)));
+    assert_eq!(set.rollout.failure_tolerance, Some(Limit::Percentage(10)));
+    assert_eq!(
+        set.rollout.region_concurrency,
+        Some(RegionConcurrency::Sequential)
+    );
+    assert!(set.auto_deployment.unwrap().enabled);
+}
+
+#[test]
+fn rejects_unknown_keys() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("home_region", "home_regoin");
+    rejects_at(&text, "home_regoin", 0, "unknown field `home_regoin`");
+    let text = fleet_text(
+        &["us-east-1"],
+        "organizational_units = [\"/A\"]\nexclude_ou = [\"/B\"]",
+    );
+    rejects_at(&text, "exclude_ou", 0, "unknown field `exclude_ou`");
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "name = \"monitor\"",
+        "name = \"monitor\"\ncolour = \"blue\"",
+    );
+    rejects_at(&text, "colour", 0, "unknown field `colour`");
+}
+
+#[test]
+fn rejects_wrong_types_and_enum_values() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("self-managed", "self-service");
+    rejects_at(
+        &text,
+        "\"self-service\"",
+        0,
+        "unknown variant `self-service`",
+    );
+    let text = fleet_text(&["us-east-1"], "organizational_units = \"/A\"");
+    rejects_at(&text, "\"/A\"", 0, "invalid type");
+}
+
+#[test]
+fn rejects_malformed_account_ids() {
+    let text = fleet_text(&["us-east-1"], "accounts = [\"12345\"]");
+    rejects_at(
+        &text,
+        "\"12345\"",
+        0,
+        "malformed account id \"12345\": expected 12 digits",
+    );
+    let text = fleet_text(
+        &["us-east-1"],
+        "accounts = [\"111122223333\"]\nexclude_accounts = [\"11112222333a\"]",
+    );
+    rejects_at(&text, "\"11112222333a\"", 0, "malformed account id");
+    let text = fleet_text(&["us-east-1"], "accounts = [\"111122223333\"]").replace(
+        "home_region = \"us-east-1\"",
+        "home_region = \"us-east-1\"\nmanagement_account = \"1234567890123\"",
+    );
+    rejects_at(&text, "\"1234567890123\"", 0, "malformed account id");
+    let text = fleet_text(
+        &["us-east-1"],
+        "accounts = [\"111122223333\", \"111122223333\"]",
+    );
+    rejects_at(&text, "\"111122223333\"", 1, "listed twice");
+}
+
+#[test]
+fn rejects_malformed_ous() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"ou-XY-12\"]");
+    rejects_at(&text, "\"ou-XY-12\"", 0, "malformed OU \"ou-XY-12\"");
+    let text = fleet_text(
+        &["us-east-1"],
+        "organizational_units = [\"/A\"]\nexclude_organizational_units = [\"Workloads\"]",
+    );
+    rejects_at(&text, "\"Workloads\"", 0, "malformed OU");
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A/\"]");
+    rejects_at(&text, "\"/A/\"", 0, "malformed OU path");
+}
+
+#[test]
+fn rejects_unknown_regions() {
+    let text = fleet_text(
+        &["us-east-1", "eu-west-9"],
+        "organizational_units = [\"/A\"]",
+    );
+    rejects_at(&text, "\"eu-west-9\"", 0, "unknown region \"eu-west-9\"");
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("home_region = \"us-east-1\"", "home_region = \"us-east-l\"");
+    rejects_at(&text, "\"us-east-l\"", 0, "unknown region");
+    let text = fleet_text(
+        &["us-east-1", "us-east-1"],
+        "organizational_units = [\"/A\"]",
+    );
+    rejects_at(&text, "\"us-east-1\"", 2, "listed twice");
+    let text = fleet_text(&[], "organizational_units = [\"/A\"]");
+    rejects_at(&text, "[]", 0, "at least one region");
+}
+
+#[test]
+fn rejects_missing_regions() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("regions = [\"us-east-1\"]\n", "");
+    rejects_at(&text, "\"monitor\"", 0, "has no regions");
+}
+
+#[test]
+fn rejects_percentages_out_of_range() {
+    let base = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]");
+    let text = format!("{base}[stack_sets.rollout]\nfailure_tolerance_percentage = 101\n");
+    rejects_at(
+        &text,
+        "101",
+        0,
+        "failure_tolerance_percentage must be between 0 and 100, got 101",
+    );
+    let text = format!("{base}[stack_sets.rollout]\nmax_concurrent_percentage = 0\n");
+    rejects_at(
+        &text,
+        "0\n",
+        0,
+        "max_concurrent_percentage must be between 1 and 100, got 0",
+    );
+    let text = format!("{base}[stack_sets.rollout]\nmax_concurrent_count = -3\n");
+    rejects_at(&text, "-3", 0, "max_concurrent_count must be at least 1");
+}
+
+#[test]
+fn rejects_count_and_percentage_together() {
+    let text = format!(
+        "{}[stack_sets.rollout]\nmax_concurrent_count = 10\nmax_concurrent_percentage = 20\n",
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+    );
+    rejects_at(
+        &text,
+        "20",
+        0,
+        "set either max_concurrent_count or max_concurrent_percentage, not both",
+    );
+}
+
+#[test]
+fn rejects_duplicate_stack_set_names() {
+    let one = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]");
+    let second = one.split_once("[[stack_sets]]").unwrap().1;
+    let text = format!("{one}\n[[stack_sets]]{second}");
+    rejects_at(
+        &text,
+        "\"monitor\"",
+        1,
+        "duplicate stack set name \"monitor\" (first defined at line",
+    );
+}
+
+#[test]
+fn rejects_missing_and_unparsable_templates() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("monitor.yaml", "missing.yaml");
+    rejects_at(&text, "\"missing.yaml\"", 0, "cannot read template");
+
+    let dir = Dir::new();
+    dir.file(
+        "broken.yaml",
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties: {Name: [x\n",
+    );
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("monitor.yaml", "broken.yaml");
+    let errors = dir.parse(&text).unwrap_err();
+    let d = &errors.0[0];
+    assert!(d.location.file.ends_with("broken.yaml"), "{errors}");
+    assert!(d.location.line >= 4, "{errors}");
+    assert!(d.message.contains("not valid YAML"), "{errors}");
+
+    dir.file("bad.json", "{\"Resources\": {\"T\": ");
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("monitor.yaml", "bad.json");
+    let errors = dir.parse(&text).unwrap_err();
+    assert!(errors.0[0].location.file.ends_with("bad.json"), "{errors}");
+}
+
+#[test]
+fn rejects_undeclared_parameters() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "Email = \"sec@example.com\"",
+        "Email = \"sec@example.com\", Emial = \"x\"",
+    );
+    rejects_at(
+        &text,
+        "Emial",
+        0,
+        "parameter \"Emial\" is not declared by template monitor.yaml",
+    );
+}
+
+#[test]
+fn rejects_required_parameters_left_unset() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("Email = \"sec@example.com\"", "Prefix = \"x\"");
+    rejects_at(
+        &text,
+        "{ Prefix",
+        0,
+        "leaves required parameter \"Email\" unset",
+    );
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("parameters = { Email = \"sec@example.com\" }\n", "");
+    rejects_at(
+        &text,
+        "\"monitor\"",
+        0,
+        "leaves required parameter \"Email\" unset",
+    );
+}
+
+#[test]
+fn rejects_a_stack_set_without_targets() {
+    let text = fleet_text(&["us-east-1"], "exclude_accounts = [\"111122223333\"]");
+    rejects_at(&text, "[stack_sets.targets]", 0, "targets nothing");
+}
+
+#[test]
+fn rejects_transforms_in_service_managed_stack_sets() {
+    let dir = Dir::new();
+    dir.file(
+        "sam.yaml",
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  T:\n    Type: AWS::SNS::Topic\n",
+    );
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("monitor.yaml", "sam.yaml")
+        .replace("self-managed", "service-managed")
+        .replace("parameters = { Email = \"sec@example.com\" }\n", "");
+    let errors = dir.parse(&text).unwrap_err();
+    assert!(errors.to_string().contains("uses Transform"), "{errors}");
+}
+
+#[test]
+fn rejects_settings_of_the_other_permission_model() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "name = \"monitor\"",
+        "name = \"monitor\"\nauto_deployment = { enabled = true }",
+    );
+    rejects_at(&text, "{ enabled", 0, "only to service-managed");
+}
+
+#[test]
+fn reports_every_problem_at_once() {
+    let text = fleet_text(&["us-east-1", "mars-1"], "accounts = [\"1\", \"2\"]");
+    let errors = Dir::new().parse(&text).unwrap_err();
+    assert_eq!(errors.0.len(), 3, "{errors}");
+}
+
+#[test]
+fn rejects_files_that_are_not_toml_or_not_utf8() {
+    let dir = Dir::new();
+    let errors = dir.parse("").unwrap_err();
+    assert!(
+        errors.to_string().contains("missing field `organization`"),
+        "{errors}"
+    );
+    let path = dir.file("fleet.toml", "");
+    std::fs::write(&path, b"[organization]\nhome_region = \"us-\xff\"\n").unwrap();
+    let err = stackfleet_planner::fleet::load(&path).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("fleet.toml:2:19: fleet.toml is not valid UTF-8"),
+        "{err}"
+    );
+}
