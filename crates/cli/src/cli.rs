@@ -45,6 +45,37 @@ pub enum Command {
     ///
     /// Example: stackfleet plan --output json --out plan.json --detailed-exitcode
     Plan(PlanArgs),
+    /// Roll the plan out through StackSets and wait for every operation, showing progress.
+    ///
+    /// Examples: stackfleet apply --auto-approve        (plan fleet.toml and apply it)
+    ///           stackfleet apply plan.json --auto-approve   (apply a reviewed, saved plan)
+    Apply(ApplyArgs),
+}
+
+/// `stackfleet apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `stackfleet plan --out`; without it, apply plans fleet.toml afresh.
+    #[arg(value_name = "PLAN_JSON")]
+    pub plan: Option<PathBuf>,
+    /// Apply without asking for confirmation (needed when there is no terminal, as in CI).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow deleting stack sets, or more than a few instances.
+    #[arg(long)]
+    pub allow_delete: bool,
+    /// How to print the result.
+    #[arg(short, long, value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}
+
+/// Output formats of apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    Table,
+    /// JSON on stdout for programs.
+    Json,
 }
 
 /// `stackfleet plan`.

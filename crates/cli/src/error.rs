@@ -5,6 +5,16 @@ use stackfleet_planner::fleet::FleetError;
 use stackfleet_planner::org::OrgError;
 use stackfleet_planner::{Diagnostics, Location};
 
+impl CliError {
+    /// The process exit code for this error: 130 for Ctrl-C (as shells do), 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Interrupted(_) => 130,
+            _ => 1,
+        }
+    }
+}
+
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -30,11 +40,41 @@ pub enum CliError {
         expected: String,
         location: Location,
     },
+    /// The organization is not the one fleet.toml names.
+    #[error(
+        "refusing to act on organization {organization}, whose management account is {actual}: {location}: organization.management_account is {expected}"
+    )]
+    WrongOrganization {
+        organization: String,
+        actual: String,
+        expected: String,
+        location: Location,
+    },
     /// STS could not tell who the caller is.
     #[error(
         "cannot determine the caller's identity with STS GetCallerIdentity: {0}\n  check your AWS credentials (AWS_PROFILE, environment variables or SSO login)"
     )]
     Identity(String),
+    /// A saved plan cannot be read.
+    #[error("cannot use plan {path}: {reason}")]
+    PlanFile { path: String, reason: String },
+    /// The saved plan no longer matches the organization or StackSets.
+    #[error("{0}")]
+    StalePlan(String),
+    /// Applying would delete more than the user allowed.
+    #[error(
+        "the plan deletes {0}; nothing was changed\n  review it with `stackfleet plan --detail`, then rerun with --allow-delete"
+    )]
+    DeleteNotAllowed(String),
+    /// Nobody confirmed the plan.
+    #[error("{0}")]
+    NotConfirmed(String),
+    /// Apply finished but not everything converged.
+    #[error("apply did not converge: {0}")]
+    NotConverged(String),
+    /// Ctrl-C during apply.
+    #[error("interrupted; {0}")]
+    Interrupted(String),
     /// Writing output failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -5,7 +5,9 @@ mod cli;
 mod commands;
 mod error;
 mod printer;
+mod progress;
 mod render;
+mod state;
 
 use std::process::ExitCode;
 
@@ -29,7 +31,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -53,6 +55,15 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Apply(args) => {
+            runtime().block_on(commands::apply::run(
+                config,
+                cli.global.profile.as_deref(),
+                args,
+                printer,
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -12,6 +12,11 @@ impl Printer {
         Printer { quiet }
     }
 
+    /// Whether progress is silenced.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A progress line on stderr.
     pub fn status(&self, message: impl std::fmt::Display) {
         if !self.quiet {

@@ -23,6 +23,19 @@ pub enum ExecError {
         /// What the endpoint answered.
         message: String,
     },
+    /// An operation ran longer than stackfleet was willing to wait; it goes on in AWS.
+    #[error(
+        "gave up waiting after {}s for operation {operation_id} of stack set {stack_set}; it goes on in AWS: rerun stackfleet apply to wait for it and continue",
+        waited.as_secs()
+    )]
+    Timeout {
+        /// The stack set.
+        stack_set: String,
+        /// The operation.
+        operation_id: String,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
     /// Any other failure.
     #[error("CloudFormation {operation} failed: {message}")]
     Call {

@@ -186,6 +186,10 @@ pub enum SkipReason {
 /// One StackSets operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
+    /// The `OperationId` apply gives it: derived from the state the plan was made from, the stack
+    /// set's plan and the step, so that a rerun of the same plan recognises an operation it
+    /// already started (`OperationIdAlreadyExistsException`) instead of starting a second one.
+    pub id: String,
     /// What the operation does.
     pub action: OperationAction,
     /// The accounts (empty for `update-stack-set`, which covers every instance).
@@ -291,6 +295,11 @@ pub fn plan(
         }
     }
 
+    let fingerprint = fingerprint(inventory, observed);
+    for set in &mut stack_sets {
+        assign_operation_ids(&fingerprint, set);
+    }
+
     let mut summary = Summary::default();
     for s in &stack_sets {
         match s.action {
@@ -306,7 +315,7 @@ pub fn plan(
     }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
-        fingerprint: fingerprint(inventory, observed),
+        fingerprint,
         fleet: fleet.name.clone(),
         organization: PlanOrganization {
             id: inventory.organization_id.clone(),
@@ -331,6 +340,25 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Names each operation `stackfleet-<digest>`; AWS allows `[a-zA-Z0-9][-a-zA-Z0-9]*`, 128 long.
+fn assign_operation_ids(fingerprint: &str, set: &mut StackSetPlan) {
+    let content = serde_json::to_vec(&*set).unwrap_or_default();
+    for (step, op) in set.operations.iter_mut().enumerate() {
+        let mut hasher = Sha256::new();
+        hasher.update(fingerprint.as_bytes());
+        hasher.update(&content);
+        hasher.update(step.to_le_bytes());
+        let digest = hasher.finalize();
+        op.id = format!(
+            "stackfleet-{}",
+            digest[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+    }
 }
 
 /// The accounts a stack set wants, and the targeted accounts it cannot have.
@@ -578,8 +606,10 @@ fn plan_stack_set(
         model,
         &ou_of,
     ));
-    if action == StackSetAction::Update && !instances.is_empty() {
+    // Even with no instance, the update is what changes the template new instances get.
+    if action == StackSetAction::Update {
         operations.push(Operation {
+            id: String::new(),
             action: OperationAction::UpdateStackSet,
             accounts: Vec::new(),
             regions: Vec::new(),
@@ -685,6 +715,7 @@ fn operations_for(
     for Rectangle { accounts, regions } in partition(cells) {
         if model == PermissionModel::SelfManaged {
             out.push(Operation {
+                id: String::new(),
                 action,
                 instances: accounts.len() * regions.len(),
                 accounts,
@@ -703,6 +734,7 @@ fn operations_for(
             let mut accounts: Vec<String> = chunk.iter().flat_map(|(_, a)| a.clone()).collect();
             accounts.sort();
             out.push(Operation {
+                id: String::new(),
                 action,
                 instances: accounts.len() * regions.len(),
                 accounts,

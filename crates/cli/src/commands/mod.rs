@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod apply;
 pub mod plan;
 pub mod validate;

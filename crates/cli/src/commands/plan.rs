@@ -3,13 +3,13 @@
 use std::io::Write;
 
 use stackfleet_planner::fleet::{self, Fleet};
-use stackfleet_planner::{Inventory, Plan, org, plan};
+use stackfleet_planner::{Inventory, Observed, Plan, plan};
 
-use crate::aws;
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render;
+use crate::state;
 
 /// What `plan` found, for the exit code.
 pub struct Outcome {
@@ -52,40 +52,36 @@ pub async fn make_plan(
     profile: Option<&str>,
     printer: Printer,
 ) -> Result<(Plan, Inventory), CliError> {
-    let config = aws::sdk_config(profile, &fleet.organization.home_region).await;
-    let caller = aws::identity(&config).await?;
-    if let Some(expected) = &fleet.organization.management_account
-        && expected.value != caller.account
-    {
-        return Err(CliError::WrongAccount {
-            actual: caller.account,
-            arn: caller.arn,
-            expected: expected.value.clone(),
-            location: expected.location.clone(),
-        });
-    }
-    printer.status(format!(
-        "acting as {} (account {}) in {}",
-        caller.arn, caller.account, fleet.organization.home_region
-    ));
-    let orgs = aws_sdk_organizations::Client::new(&config);
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = tokio::join!(
-        org::read_inventory(&orgs),
-        stackfleet_executor::observe(&cfn, fleet.organization.call_as, &fleet.name, &names)
-    );
-    let inventory = inventory?;
-    let observed = observed?;
-    printer.status(format!(
-        "organization {}: {} accounts in {} OUs; {} stack set(s) found",
-        inventory.organization_id,
-        inventory.accounts.len(),
-        inventory.organizational_units.len().saturating_sub(1),
-        observed.stack_sets.len()
-    ));
-    let plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    let session = state::connect(
+        profile,
+        &fleet.organization.home_region,
+        fleet.organization.management_account.as_ref(),
+        fleet.organization.call_as,
+        printer,
+    )
+    .await?;
+    let (plan, inventory, _) = plan_with(&session, fleet, printer).await?;
     Ok((plan, inventory))
+}
+
+/// Reads the state through `session` and computes the plan.
+pub async fn plan_with(
+    session: &state::Session,
+    fleet: &Fleet,
+    printer: Printer,
+) -> Result<(Plan, Inventory, Observed), CliError> {
+    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
+    let (inventory, observed) = state::read(
+        session,
+        &fleet.name,
+        fleet.organization.call_as,
+        &names,
+        printer,
+    )
+    .await?;
+    state::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    Ok((plan, inventory, observed))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.

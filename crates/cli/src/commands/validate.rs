@@ -10,12 +10,15 @@ use crate::printer::Printer;
 /// Validates fleet.toml without any AWS call.
 pub fn run(config: &Path, printer: Printer) -> Result<(), CliError> {
     let fleet = fleet::load(config)?;
-    let instances: usize = fleet.stack_sets.iter().map(|s| s.regions.len()).sum();
+    let sets: Vec<String> = fleet
+        .stack_sets
+        .iter()
+        .map(|s| format!("{} in {}", s.name, s.regions.join(", ")))
+        .collect();
     printer.status(format!(
-        "{} is valid: {} stack set(s), {} region target(s)",
+        "{} is valid: {}",
         config.display(),
-        fleet.stack_sets.len(),
-        instances
+        sets.join("; ")
     ));
     Ok(())
 }

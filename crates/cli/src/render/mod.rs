@@ -1,5 +1,6 @@
 //! Rendering: pure functions from data to text.
 
+pub mod apply;
 pub mod plan;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;

@@ -1,0 +1,92 @@
+//! Connecting to AWS and reading everything a plan is computed from. Read-only.
+
+use stackfleet_planner::fleet::{CallAs, Located};
+use stackfleet_planner::{Inventory, Observed, org};
+
+use crate::aws;
+use crate::error::CliError;
+use crate::printer::Printer;
+
+/// Clients in the home region, and who is calling.
+pub struct Session {
+    /// CloudFormation in the home region.
+    pub cfn: aws_sdk_cloudformation::Client,
+    /// Organizations.
+    pub orgs: aws_sdk_organizations::Client,
+}
+
+/// Loads credentials the standard way, checks the caller against `organization.management_account`
+/// when fleet.toml sets it and stackfleet calls as the management account, and says on stderr
+/// whom stackfleet acts as. (As a delegated administrator, [`check_organization`] applies the
+/// guard to the organization instead.)
+pub async fn connect(
+    profile: Option<&str>,
+    home_region: &str,
+    guard: Option<&Located<String>>,
+    call_as: CallAs,
+    printer: Printer,
+) -> Result<Session, CliError> {
+    let config = aws::sdk_config(profile, home_region).await;
+    let caller = aws::identity(&config).await?;
+    if let Some(expected) = guard
+        && call_as == CallAs::SelfAccount
+        && expected.value != caller.account
+    {
+        return Err(CliError::WrongAccount {
+            actual: caller.account,
+            arn: caller.arn,
+            expected: expected.value.clone(),
+            location: expected.location.clone(),
+        });
+    }
+    printer.status(format!(
+        "acting as {} (account {}); stack sets in {home_region}",
+        caller.arn, caller.account
+    ));
+    Ok(Session {
+        cfn: aws_sdk_cloudformation::Client::new(&config),
+        orgs: aws_sdk_organizations::Client::new(&config),
+    })
+}
+
+/// Refuses an organization whose management account is not `organization.management_account`.
+pub fn check_organization(
+    inventory: &Inventory,
+    guard: Option<&Located<String>>,
+) -> Result<(), CliError> {
+    match guard {
+        Some(expected) if expected.value != inventory.management_account => {
+            Err(CliError::WrongOrganization {
+                organization: inventory.organization_id.clone(),
+                actual: inventory.management_account.clone(),
+                expected: expected.value.clone(),
+                location: expected.location.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads the organization and the fleet's stack sets concurrently.
+pub async fn read(
+    session: &Session,
+    fleet: &str,
+    call_as: CallAs,
+    names: &[String],
+    printer: Printer,
+) -> Result<(Inventory, Observed), CliError> {
+    let (inventory, observed) = tokio::join!(
+        org::read_inventory(&session.orgs),
+        stackfleet_executor::observe(&session.cfn, call_as, fleet, names)
+    );
+    let inventory = inventory?;
+    let observed = observed?;
+    printer.status(format!(
+        "organization {}: {} accounts in {} OUs; {} of the fleet's stack sets exist",
+        inventory.organization_id,
+        inventory.accounts.len(),
+        inventory.organizational_units.len().saturating_sub(1),
+        observed.stack_sets.len()
+    ));
+    Ok((inventory, observed))
+}

@@ -1,0 +1,476 @@
+//! Carrying out a plan: the executor decides nothing the plan has not decided.
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::{
+    AccountFilterType, AutoDeployment as AwsAutoDeployment, Capability, ConcurrencyMode as AwsMode,
+    DeploymentTargets, Parameter, PermissionModels, RegionConcurrencyType,
+    StackSetOperationPreferences, Tag,
+};
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use stackfleet_planner::Plan;
+use stackfleet_planner::fleet::{
+    CallAs, ConcurrencyMode, Limit, PermissionModel, RegionConcurrency, Rollout,
+};
+use stackfleet_planner::plan::{
+    DesiredStackSet, Operation, OperationAction, StackSetAction, StackSetPlan,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::ExecError;
+use crate::events::Event;
+use crate::observe::call_as;
+use crate::operation::{OperationOutcome, PollPolicy, StackSetContext};
+
+/// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
+/// allows one at a time); different stack sets proceed in parallel.
+pub const STACK_SET_CONCURRENCY: usize = 4;
+
+/// What apply did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// One entry per stack set of the plan, in plan order.
+    pub stack_sets: Vec<StackSetReport>,
+}
+
+impl ApplyReport {
+    /// Whether everything the plan asked for was done.
+    pub fn converged(&self) -> bool {
+        self.stack_sets.iter().all(StackSetReport::converged)
+    }
+}
+
+/// What apply did to one stack set.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackSetReport {
+    /// The stack set.
+    pub name: String,
+    /// What the plan asked for.
+    pub action: StackSetAction,
+    /// The operations run, in order.
+    pub operations: Vec<OperationReport>,
+    /// A call that failed outright (not an operation's instance failures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl StackSetReport {
+    fn converged(&self) -> bool {
+        self.error.is_none() && self.operations.iter().all(OperationReport::succeeded)
+    }
+}
+
+/// One operation and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct OperationReport {
+    /// Its `OperationId`.
+    pub operation_id: String,
+    /// What it did.
+    pub action: OperationAction,
+    /// The instances it touched.
+    pub instances: usize,
+    /// `SUCCEEDED`, `FAILED`, `STOPPED`, or `NOT_STARTED` when an earlier call failed.
+    pub status: String,
+    /// Instances that did not succeed, with StackSets' reasons.
+    pub failures: Vec<crate::operation::InstanceFailure>,
+    /// The call error, if the operation could not be started or followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl OperationReport {
+    fn succeeded(&self) -> bool {
+        self.status == "SUCCEEDED" && self.failures.is_empty() && self.error.is_none()
+    }
+}
+
+/// Carries out `plan`: creates stack sets, runs each stack set's operations in order and waits
+/// for each, deletes stack sets that left the fleet. Stack sets proceed concurrently, at most
+/// [`STACK_SET_CONCURRENCY`] at once. Failures are recorded in the report, and everything that
+/// does not depend on a failed step still runs.
+pub async fn apply(
+    client: &Client,
+    plan: &Plan,
+    events: &UnboundedSender<Event>,
+    poll: PollPolicy,
+) -> ApplyReport {
+    let caller = plan.organization.call_as;
+    let stack_sets = stream::iter(&plan.stack_sets)
+        .map(|set| {
+            let ctx = StackSetContext {
+                client,
+                call_as: call_as(caller),
+                stack_set: &set.name,
+                events,
+                poll,
+            };
+            async move { apply_stack_set(&ctx, caller, set).await }
+        })
+        .buffered(STACK_SET_CONCURRENCY)
+        .collect()
+        .await;
+    ApplyReport { stack_sets }
+}
+
+async fn apply_stack_set(
+    ctx: &StackSetContext<'_>,
+    caller: CallAs,
+    set: &StackSetPlan,
+) -> StackSetReport {
+    let mut report = StackSetReport {
+        name: set.name.clone(),
+        action: set.action,
+        operations: Vec::new(),
+        error: None,
+    };
+    if set.action == StackSetAction::Create
+        && let Some(desired) = &set.desired
+        && let Err(e) = create_stack_set(ctx, caller, set, desired).await
+    {
+        report.error = Some(e.to_string());
+        report.operations = not_started(&set.operations);
+        return report;
+    }
+    for (i, op) in set.operations.iter().enumerate() {
+        match run_operation(ctx, set, op).await {
+            Ok((operation_id, outcome)) => {
+                report.operations.push(OperationReport {
+                    operation_id,
+                    action: op.action,
+                    instances: op.instances,
+                    status: outcome.status,
+                    failures: outcome.failures,
+                    error: None,
+                });
+            }
+            Err(OperationError { started, error }) => {
+                // A call that fails outright (access, validation, timeout) would fail again for
+                // the next operation; stop this stack set and say what did not run.
+                report.operations.push(OperationReport {
+                    status: if started.is_some() {
+                        "UNKNOWN"
+                    } else {
+                        "NOT_STARTED"
+                    }
+                    .to_string(),
+                    operation_id: started.unwrap_or_else(|| op.id.clone()),
+                    action: op.action,
+                    instances: op.instances,
+                    failures: Vec::new(),
+                    error: Some(error.to_string()),
+                });
+                report
+                    .operations
+                    .extend(not_started(&set.operations[i + 1..]));
+                report.error = Some(error.to_string());
+                return report;
+            }
+        }
+    }
+    if set.action == StackSetAction::Delete && report.converged() {
+        match ctx
+            .client
+            .delete_stack_set()
+            .stack_set_name(&set.name)
+            .call_as(ctx.call_as.clone())
+            .send()
+            .await
+        {
+            Ok(_) => {
+                let _ = ctx.events.send(Event::StackSetDeleted {
+                    stack_set: set.name.clone(),
+                });
+            }
+            Err(e) if e.code() == Some("StackSetNotFoundException") => {}
+            Err(e) => report.error = Some(ExecError::from_sdk("DeleteStackSet", e).to_string()),
+        }
+    }
+    report
+}
+
+fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
+    operations
+        .iter()
+        .map(|op| OperationReport {
+            operation_id: op.id.clone(),
+            action: op.action,
+            instances: op.instances,
+            status: "NOT_STARTED".to_string(),
+            failures: Vec::new(),
+            error: None,
+        })
+        .collect()
+}
+
+async fn create_stack_set(
+    ctx: &StackSetContext<'_>,
+    caller: CallAs,
+    set: &StackSetPlan,
+    desired: &DesiredStackSet,
+) -> Result<(), ExecError> {
+    let mut request = ctx
+        .client
+        .create_stack_set()
+        .stack_set_name(&set.name)
+        .set_description(desired.description.clone())
+        .template_body(&desired.template_body)
+        .set_parameters(Some(parameters(desired)))
+        .set_capabilities(Some(capabilities(desired)))
+        .set_tags(Some(tags(desired)))
+        .permission_model(permission_model(set.permission_model))
+        .call_as(call_as(caller));
+    match set.permission_model {
+        PermissionModel::SelfManaged => {
+            request = request
+                .set_administration_role_arn(desired.administration_role_arn.clone())
+                .set_execution_role_name(desired.execution_role_name.clone());
+        }
+        PermissionModel::ServiceManaged => {
+            request = request.set_auto_deployment(auto_deployment(desired));
+        }
+    }
+    match request.send().await {
+        Ok(_) => {}
+        // An earlier, interrupted run created it; the plan was made before that.
+        Err(e) if e.code() == Some("NameAlreadyExistsException") => {}
+        Err(e) => return Err(ExecError::from_sdk("CreateStackSet", e)),
+    }
+    let _ = ctx.events.send(Event::StackSetCreated {
+        stack_set: set.name.clone(),
+    });
+    Ok(())
+}
+
+async fn run_operation(
+    ctx: &StackSetContext<'_>,
+    set: &StackSetPlan,
+    op: &Operation,
+) -> Result<(String, OperationOutcome), OperationError> {
+    let rollout = set.desired.as_ref().map(|d| &d.rollout);
+    let preferences = operation_preferences(rollout);
+    let service = set.permission_model == PermissionModel::ServiceManaged;
+    let targets = || {
+        DeploymentTargets::builder()
+            .set_organizational_unit_ids(Some(op.organizational_units.clone()))
+            .set_accounts(Some(op.accounts.clone()))
+            .account_filter_type(AccountFilterType::Intersection)
+            .build()
+    };
+    let accounts = || (!service).then(|| op.accounts.clone());
+    let deployment_targets = || service.then(targets);
+    let client = ctx.client;
+    let id = op.id.as_str();
+    let started = match op.action {
+        OperationAction::CreateInstances => {
+            ctx.start("CreateStackInstances", id, || async {
+                client
+                    .create_stack_instances()
+                    .stack_set_name(&set.name)
+                    .set_accounts(accounts())
+                    .set_deployment_targets(deployment_targets())
+                    .set_regions(Some(op.regions.clone()))
+                    .operation_preferences(preferences.clone())
+                    .operation_id(id)
+                    .call_as(ctx.call_as.clone())
+                    .send()
+                    .await
+                    .map(|o| o.operation_id)
+            })
+            .await
+        }
+        OperationAction::DeleteInstances => {
+            let retain = set
+                .desired
+                .as_ref()
+                .is_some_and(|d| d.retain_stacks_on_delete);
+            ctx.start("DeleteStackInstances", id, || async {
+                client
+                    .delete_stack_instances()
+                    .stack_set_name(&set.name)
+                    .set_accounts(accounts())
+                    .set_deployment_targets(deployment_targets())
+                    .set_regions(Some(op.regions.clone()))
+                    .retain_stacks(retain)
+                    .operation_preferences(preferences.clone())
+                    .operation_id(id)
+                    .call_as(ctx.call_as.clone())
+                    .send()
+                    .await
+                    .map(|o| o.operation_id)
+            })
+            .await
+        }
+        OperationAction::UpdateInstances => {
+            ctx.start("UpdateStackInstances", id, || async {
+                client
+                    .update_stack_instances()
+                    .stack_set_name(&set.name)
+                    .set_accounts(accounts())
+                    .set_deployment_targets(deployment_targets())
+                    .set_regions(Some(op.regions.clone()))
+                    .operation_preferences(preferences.clone())
+                    .operation_id(id)
+                    .call_as(ctx.call_as.clone())
+                    .send()
+                    .await
+                    .map(|o| o.operation_id)
+            })
+            .await
+        }
+        OperationAction::UpdateStackSet => {
+            let Some(desired) = &set.desired else {
+                return Err(OperationError {
+                    started: None,
+                    error: ExecError::Call {
+                        operation: "UpdateStackSet",
+                        message: format!("the plan for {} has no desired stack set", set.name),
+                    },
+                });
+            };
+            ctx.start("UpdateStackSet", id, || async {
+                let mut request = client
+                    .update_stack_set()
+                    .stack_set_name(&set.name)
+                    .set_description(desired.description.clone())
+                    .template_body(&desired.template_body)
+                    .set_parameters(Some(parameters(desired)))
+                    .set_capabilities(Some(capabilities(desired)))
+                    .set_tags(Some(tags(desired)))
+                    .permission_model(permission_model(set.permission_model))
+                    .operation_preferences(preferences.clone())
+                    .operation_id(id)
+                    .call_as(ctx.call_as.clone());
+                request = match set.permission_model {
+                    PermissionModel::SelfManaged => request
+                        .set_administration_role_arn(desired.administration_role_arn.clone())
+                        .set_execution_role_name(desired.execution_role_name.clone()),
+                    PermissionModel::ServiceManaged => {
+                        request.set_auto_deployment(auto_deployment(desired))
+                    }
+                };
+                request.send().await.map(|o| o.operation_id)
+            })
+            .await
+        }
+    };
+    let started = started.map_err(|error| OperationError {
+        started: None,
+        error,
+    })?;
+    let _ = ctx.events.send(Event::OperationStarted {
+        stack_set: set.name.clone(),
+        operation_id: started.clone(),
+        action: op.action,
+        instances: op.instances,
+    });
+    let outcome = ctx
+        .wait(&started, Some(op.instances))
+        .await
+        .map_err(|error| OperationError {
+            started: Some(started.clone()),
+            error,
+        })?;
+    let _ = ctx.events.send(Event::OperationFinished {
+        stack_set: set.name.clone(),
+        operation_id: started.clone(),
+        outcome: outcome.clone(),
+    });
+    Ok((started, outcome))
+}
+
+/// An operation that could not be started, or whose end could not be seen.
+struct OperationError {
+    /// The operation's id, if it was started.
+    started: Option<String>,
+    error: ExecError,
+}
+
+fn parameters(desired: &DesiredStackSet) -> Vec<Parameter> {
+    desired
+        .parameters
+        .iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+fn capabilities(desired: &DesiredStackSet) -> Vec<Capability> {
+    desired
+        .capabilities
+        .iter()
+        .map(|c| Capability::from(c.as_str()))
+        .collect()
+}
+
+fn tags(desired: &DesiredStackSet) -> Vec<Tag> {
+    desired
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn permission_model(model: PermissionModel) -> PermissionModels {
+    match model {
+        PermissionModel::SelfManaged => PermissionModels::SelfManaged,
+        PermissionModel::ServiceManaged => PermissionModels::ServiceManaged,
+    }
+}
+
+fn auto_deployment(desired: &DesiredStackSet) -> Option<AwsAutoDeployment> {
+    desired.auto_deployment.map(|a| {
+        AwsAutoDeployment::builder()
+            .enabled(a.enabled)
+            .retain_stacks_on_account_removal(a.retain_stacks_on_account_removal)
+            .build()
+    })
+}
+
+/// fleet.toml's rollout as StackSets `OperationPreferences`.
+pub fn operation_preferences(rollout: Option<&Rollout>) -> StackSetOperationPreferences {
+    let mut b = StackSetOperationPreferences::builder();
+    let Some(r) = rollout else {
+        return b.build();
+    };
+    b = match r.max_concurrent {
+        Some(Limit::Count(n)) => b.max_concurrent_count(saturate(n)),
+        Some(Limit::Percentage(p)) => b.max_concurrent_percentage(saturate(p)),
+        None => b,
+    };
+    b = match r.failure_tolerance {
+        Some(Limit::Count(n)) => b.failure_tolerance_count(saturate(n)),
+        Some(Limit::Percentage(p)) => b.failure_tolerance_percentage(saturate(p)),
+        None => b,
+    };
+    b = match r.region_concurrency {
+        Some(RegionConcurrency::Parallel) => {
+            b.region_concurrency_type(RegionConcurrencyType::Parallel)
+        }
+        Some(RegionConcurrency::Sequential) => {
+            b.region_concurrency_type(RegionConcurrencyType::Sequential)
+        }
+        None => b,
+    };
+    b = match r.concurrency_mode {
+        Some(ConcurrencyMode::StrictFailureTolerance) => {
+            b.concurrency_mode(AwsMode::StrictFailureTolerance)
+        }
+        Some(ConcurrencyMode::SoftFailureTolerance) => {
+            b.concurrency_mode(AwsMode::SoftFailureTolerance)
+        }
+        None => b,
+    };
+    if !r.region_order.is_empty() {
+        b = b.set_region_order(Some(r.region_order.clone()));
+    }
+    b.build()
+}
+
+fn saturate(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

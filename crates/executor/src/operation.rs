@@ -1,0 +1,306 @@
+//! Starting StackSets operations and waiting for them: the machinery shared by apply and drift.
+//!
+//! StackSets runs one operation at a time per stack set. A call made while another runs fails with
+//! `OperationInProgressException`; we then wait for the running operation(s), found with
+//! ListStackSetOperations, and call once more. The caller's `OperationId` makes a repeated call
+//! safe: `OperationIdAlreadyExistsException` means our operation already exists, and we wait for it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::types::{CallAs as AwsCallAs, StackSetOperationStatus};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::ExecError;
+use crate::events::Event;
+
+/// Operations up to this many instances show instances done/total while they run (a few
+/// ListStackSetOperationResults pages per poll); larger ones show status and elapsed time only.
+pub const PROGRESS_RESULTS_LIMIT: usize = 1000;
+
+/// How long to wait between polls of a running operation, and for how long at most.
+#[derive(Debug, Clone, Copy)]
+pub struct PollPolicy {
+    /// The first wait.
+    pub initial: Duration,
+    /// Waits grow by half each poll up to this ceiling.
+    pub max: Duration,
+    /// Give up waiting (the operation goes on in AWS) after this long.
+    pub timeout: Duration,
+    /// How many times to wait for someone else's operation and call again before giving up.
+    pub max_in_progress_waits: u32,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy {
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(30),
+            timeout: Duration::from_secs(6 * 3600),
+            max_in_progress_waits: 20,
+        }
+    }
+}
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationOutcome {
+    /// `SUCCEEDED`, `FAILED`, `STOPPED`, …
+    pub status: String,
+    /// StackSets' reason for the status, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// The instances that did not succeed.
+    pub failures: Vec<InstanceFailure>,
+}
+
+impl OperationOutcome {
+    /// Whether every instance succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.status == "SUCCEEDED" && self.failures.is_empty()
+    }
+}
+
+/// One account × region that an operation could not bring to its goal.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct InstanceFailure {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// `FAILED` or `CANCELLED`.
+    pub status: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The StackSets context of one stack set: client, caller, events, polling.
+#[derive(Clone)]
+pub struct StackSetContext<'a> {
+    /// The CloudFormation client in the home region.
+    pub client: &'a Client,
+    /// As whom to call.
+    pub call_as: AwsCallAs,
+    /// The stack set's name.
+    pub stack_set: &'a str,
+    /// Where progress goes.
+    pub events: &'a UnboundedSender<Event>,
+    /// How to poll.
+    pub poll: PollPolicy,
+}
+
+impl StackSetContext<'_> {
+    fn emit(&self, event: Event) {
+        // The receiver only draws progress; if it is gone, there is nobody to tell.
+        let _ = self.events.send(event);
+    }
+
+    /// Starts an operation with `call`, which must pass `operation_id` as the `OperationId` and
+    /// return the `OperationId` of the response. Returns the id of the operation, whether this
+    /// call or an earlier one created it. (AWS echoes our id; an endpoint that assigns its own,
+    /// as the emulator does, is followed by the id it returns.)
+    pub async fn start<E, R, F, Fut>(
+        &self,
+        name: &'static str,
+        operation_id: &str,
+        call: F,
+    ) -> Result<String, ExecError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<String>, SdkError<E, R>>>,
+    {
+        let mut waits = 0;
+        loop {
+            let err = match call().await {
+                Ok(id) => return Ok(id.unwrap_or_else(|| operation_id.to_string())),
+                Err(err) => err,
+            };
+            match err.code() {
+                Some("OperationIdAlreadyExistsException") => {
+                    self.emit(Event::OperationResumed {
+                        stack_set: self.stack_set.to_string(),
+                        operation_id: operation_id.to_string(),
+                    });
+                    return Ok(operation_id.to_string());
+                }
+                Some("OperationInProgressException") if waits < self.poll.max_in_progress_waits => {
+                    waits += 1;
+                    self.wait_for_others(operation_id).await?;
+                }
+                _ => return Err(ExecError::from_sdk(name, err)),
+            }
+        }
+    }
+
+    /// Waits until no other operation of the stack set is queued or running.
+    pub async fn wait_for_others(&self, ours: &str) -> Result<(), ExecError> {
+        let running = self.running_operations().await?;
+        for other in running.into_iter().filter(|id| id != ours) {
+            self.emit(Event::WaitingForOther {
+                stack_set: self.stack_set.to_string(),
+                operation_id: other.clone(),
+            });
+            self.wait(&other, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The ids of the stack set's queued, running or stopping operations.
+    pub async fn running_operations(&self) -> Result<Vec<String>, ExecError> {
+        let pages = self
+            .client
+            .list_stack_set_operations()
+            .stack_set_name(self.stack_set)
+            .call_as(self.call_as.clone())
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.summaries.unwrap_or_default())
+            .filter(|s| {
+                matches!(
+                    s.status(),
+                    Some(
+                        StackSetOperationStatus::Running
+                            | StackSetOperationStatus::Queued
+                            | StackSetOperationStatus::Stopping
+                    )
+                )
+            })
+            .filter_map(|s| s.operation_id)
+            .collect())
+    }
+
+    /// Polls an operation until it ends, with back-off up to the policy's ceiling, reporting
+    /// progress. `total` is the number of instances it touches, when known.
+    pub async fn wait(
+        &self,
+        operation_id: &str,
+        total: Option<usize>,
+    ) -> Result<OperationOutcome, ExecError> {
+        let started = tokio::time::Instant::now();
+        let mut delay = self.poll.initial;
+        loop {
+            let out = self
+                .client
+                .describe_stack_set_operation()
+                .stack_set_name(self.stack_set)
+                .operation_id(operation_id)
+                .call_as(self.call_as.clone())
+                .send()
+                .await
+                .map_err(|e| ExecError::from_sdk("DescribeStackSetOperation", e))?;
+            let operation = out.stack_set_operation;
+            let status = operation
+                .as_ref()
+                .and_then(|o| o.status())
+                .map_or("UNKNOWN", |s| s.as_str())
+                .to_string();
+            let failed = operation
+                .as_ref()
+                .and_then(|o| o.status_details())
+                .and_then(|d| d.failed_stack_instances_count())
+                .unwrap_or(0);
+            let running = matches!(status.as_str(), "RUNNING" | "QUEUED" | "STOPPING");
+            let done = match total {
+                Some(total) if running && total <= PROGRESS_RESULTS_LIMIT => {
+                    Some(self.results(operation_id).await?.len())
+                }
+                _ => None,
+            };
+            self.emit(Event::OperationProgress {
+                stack_set: self.stack_set.to_string(),
+                operation_id: operation_id.to_string(),
+                status: status.clone(),
+                done,
+                failed: usize::try_from(failed).unwrap_or(0),
+                total,
+                elapsed: started.elapsed(),
+            });
+            match status.as_str() {
+                "RUNNING" | "QUEUED" | "STOPPING" => {}
+                "UNKNOWN" => {
+                    return Err(ExecError::Call {
+                        operation: "DescribeStackSetOperation",
+                        message: format!("operation {operation_id} has no status"),
+                    });
+                }
+                _ => {
+                    let failures = if status == "SUCCEEDED" && failed == 0 {
+                        Vec::new()
+                    } else {
+                        self.failures(operation_id).await?
+                    };
+                    return Ok(OperationOutcome {
+                        status,
+                        status_reason: operation
+                            .as_ref()
+                            .and_then(|o| o.status_reason())
+                            .map(str::to_string),
+                        failures,
+                    });
+                }
+            }
+            if started.elapsed() + delay > self.poll.timeout {
+                return Err(ExecError::Timeout {
+                    stack_set: self.stack_set.to_string(),
+                    operation_id: operation_id.to_string(),
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay + delay / 2).min(self.poll.max);
+        }
+    }
+
+    /// The instances of an operation that did not succeed (ListStackSetOperationResults).
+    pub async fn failures(&self, operation_id: &str) -> Result<Vec<InstanceFailure>, ExecError> {
+        let mut failures: Vec<InstanceFailure> = self
+            .results(operation_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.status != "SUCCEEDED")
+            .collect();
+        failures.sort();
+        Ok(failures)
+    }
+
+    /// The instances of an operation that have finished, whatever their result.
+    async fn results(&self, operation_id: &str) -> Result<Vec<InstanceFailure>, ExecError> {
+        let pages = self
+            .client
+            .list_stack_set_operation_results()
+            .stack_set_name(self.stack_set)
+            .operation_id(operation_id)
+            .call_as(self.call_as.clone())
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| ExecError::from_sdk("ListStackSetOperationResults", e))?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.summaries.unwrap_or_default())
+            .filter(|r| {
+                matches!(
+                    r.status().map(|s| s.as_str()),
+                    Some("SUCCEEDED" | "FAILED" | "CANCELLED")
+                )
+            })
+            .map(|r| InstanceFailure {
+                account: r.account().unwrap_or_default().to_string(),
+                region: r.region().unwrap_or_default().to_string(),
+                status: r.status().map_or("UNKNOWN", |s| s.as_str()).to_string(),
+                reason: r.status_reason().unwrap_or_default().to_string(),
+            })
+            .collect())
+    }
+}
