@@ -50,6 +50,52 @@ pub enum Command {
     /// Examples: stackfleet apply --auto-approve        (plan fleet.toml and apply it)
     ///           stackfleet apply plan.json --auto-approve   (apply a reviewed, saved plan)
     Apply(ApplyArgs),
+    /// Show which accounts and regions are covered, missing, failed, suspended or excluded.
+    ///
+    /// Exits 2 when coverage of the required cells is below --min-coverage (default 100, for CI).
+    /// Example: stackfleet coverage --output markdown --min-coverage 95
+    Coverage(CoverageArgs),
+}
+
+/// `stackfleet coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// How to print the report.
+    #[arg(short, long, value_enum, default_value_t = CoverageFormat::Table)]
+    pub output: CoverageFormat,
+    /// Exit 2 when the percentage of required cells that are covered is below this.
+    #[arg(long, value_name = "PCT", default_value_t = 100.0, value_parser = parse_percent)]
+    pub min_coverage: f64,
+    /// Also count active accounts that no target selects as required (whole-organization coverage).
+    #[arg(long)]
+    pub require_all_accounts: bool,
+    /// Show every account, not only those that are not fully covered.
+    #[arg(long)]
+    pub detail: bool,
+}
+
+/// Output formats of coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CoverageFormat {
+    /// Tables for people.
+    Table,
+    /// JSON on stdout for programs.
+    Json,
+    /// Markdown for pull-request comments.
+    Markdown,
+    /// One line per cell.
+    Csv,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not between 0 and 100"))
+    }
 }
 
 /// `stackfleet apply`.

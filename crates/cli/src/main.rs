@@ -56,6 +56,19 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Coverage(args) => {
+            let outcome = runtime().block_on(commands::coverage::run(
+                config,
+                cli.global.profile.as_deref(),
+                args,
+                printer,
+            ))?;
+            Ok(if outcome.below_minimum {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Apply(args) => {
             runtime().block_on(commands::apply::run(
                 config,

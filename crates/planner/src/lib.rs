@@ -13,6 +13,7 @@
 //! ```
 
 pub mod batch;
+pub mod coverage;
 pub mod diagnostic;
 pub mod fleet;
 pub mod inventory;

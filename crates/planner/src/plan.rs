@@ -254,11 +254,7 @@ pub fn plan(
     observed: &Observed,
 ) -> Result<Plan, Diagnostics> {
     let tree = inventory.children();
-    let ou_by_path: BTreeMap<&str, &str> = inventory
-        .organizational_units
-        .values()
-        .map(|ou| (ou.path.as_str(), ou.id.as_str()))
-        .collect();
+    let ou_by_path = ou_paths(inventory);
     let mut diagnostics = Vec::new();
     let mut stack_sets = Vec::new();
     for spec in &fleet.stack_sets {
@@ -362,15 +358,29 @@ fn assign_operation_ids(fingerprint: &str, set: &mut StackSetPlan) {
 }
 
 /// The accounts a stack set wants, and the targeted accounts it cannot have.
-struct Selection {
-    desired: BTreeSet<String>,
-    skipped: Vec<SkippedAccount>,
+pub(crate) struct Selection {
+    /// Targeted, not excluded, active and deployable.
+    pub desired: BTreeSet<String>,
+    /// Targeted and not excluded, but suspended or not deployable.
+    pub skipped: Vec<SkippedAccount>,
+    /// Named by an exclusion (whether or not a target selects them).
+    pub excluded: BTreeSet<String>,
 }
 
-struct Resolver<'a> {
-    inventory: &'a Inventory,
-    tree: &'a OrganizationTree<'a>,
-    ou_by_path: &'a BTreeMap<&'a str, &'a str>,
+/// Resolves fleet.toml's targets against the organization.
+pub(crate) struct Resolver<'a> {
+    pub inventory: &'a Inventory,
+    pub tree: &'a OrganizationTree<'a>,
+    pub ou_by_path: &'a BTreeMap<&'a str, &'a str>,
+}
+
+/// Every OU and the root by path.
+pub(crate) fn ou_paths(inventory: &Inventory) -> BTreeMap<&str, &str> {
+    inventory
+        .organizational_units
+        .values()
+        .map(|ou| (ou.path.as_str(), ou.id.as_str()))
+        .collect()
 }
 
 impl Resolver<'_> {
@@ -412,7 +422,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn desired_accounts(&self, spec: &StackSetSpec) -> Result<Selection, Vec<Diagnostic>> {
+    pub fn desired_accounts(&self, spec: &StackSetSpec) -> Result<Selection, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut targeted = BTreeSet::new();
         let mut excluded = BTreeSet::new();
@@ -455,6 +465,7 @@ impl Resolver<'_> {
         let mut selection = Selection {
             desired: BTreeSet::new(),
             skipped: Vec::new(),
+            excluded: excluded.iter().map(|a| a.to_string()).collect(),
         };
         for id in targeted.difference(&excluded) {
             let account = &self.inventory.accounts[*id];

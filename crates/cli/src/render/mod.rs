@@ -1,6 +1,7 @@
 //! Rendering: pure functions from data to text.
 
 pub mod apply;
+pub mod coverage;
 pub mod plan;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;

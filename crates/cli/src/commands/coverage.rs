@@ -1,0 +1,64 @@
+//! `stackfleet coverage`: where the stack is, and where it is not, and why. Read-only.
+
+use std::path::Path;
+
+use stackfleet_planner::coverage::coverage;
+use stackfleet_planner::fleet;
+
+use crate::cli::{CoverageArgs, CoverageFormat};
+use crate::commands::plan::write_stdout;
+use crate::error::CliError;
+use crate::printer::Printer;
+use crate::render;
+use crate::state;
+
+/// What coverage found, for the exit code.
+pub struct Outcome {
+    /// Whether coverage of the required cells is below `--min-coverage`.
+    pub below_minimum: bool,
+}
+
+/// Runs `stackfleet coverage`.
+pub async fn run(
+    config: &Path,
+    profile: Option<&str>,
+    args: &CoverageArgs,
+    printer: Printer,
+) -> Result<Outcome, CliError> {
+    let fleet = fleet::load(config)?;
+    let session = state::connect(
+        profile,
+        &fleet.organization.home_region,
+        fleet.organization.management_account.as_ref(),
+        fleet.organization.call_as,
+        printer,
+    )
+    .await?;
+    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
+    let (inventory, observed) = state::read(
+        &session,
+        &fleet.name,
+        fleet.organization.call_as,
+        &names,
+        printer,
+    )
+    .await?;
+    state::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
+        .map_err(CliError::Plan)?;
+    let text = match args.output {
+        CoverageFormat::Table => render::coverage::table(&report, args.detail),
+        CoverageFormat::Json => render::coverage::json(&report, args.min_coverage),
+        CoverageFormat::Markdown => render::coverage::markdown(&report),
+        CoverageFormat::Csv => render::coverage::csv(&report),
+    };
+    write_stdout(&mut std::io::stdout().lock(), &text)?;
+    let below_minimum = report.summary.percent < args.min_coverage;
+    if below_minimum {
+        printer.status(format!(
+            "coverage {:.1}% of required cells is below --min-coverage {}%",
+            report.summary.percent, args.min_coverage
+        ));
+    }
+    Ok(Outcome { below_minimum })
+}

@@ -1,0 +1,437 @@
+//! Coverage: for every stack set, every account × region of the organization gets one status with
+//! a reason. Pure, like [`crate::plan::plan`]: same inputs, same report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostics;
+use crate::fleet::Fleet;
+use crate::inventory::{AccountStatus, Inventory};
+use crate::observed::{InstanceStatus, Observed, ObservedInstance};
+use crate::plan::{Resolver, SkipReason, ou_paths};
+
+/// The status of one account × region of one stack set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CoverageStatus {
+    /// The instance is current and its last operation succeeded.
+    Covered,
+    /// The instance exists but is not up to date (pending, running or skipped).
+    Outdated,
+    /// The instance's last operation failed, or it is inoperable.
+    Failed,
+    /// Desired, and there is no instance.
+    Missing,
+    /// The last drift detection found the stack changed outside StackSets.
+    Drifted,
+    /// The account is suspended or closed.
+    Suspended,
+    /// fleet.toml excludes the account.
+    Excluded,
+    /// The management account, which a service-managed stack set never deploys to.
+    NotDeployable,
+    /// An instance that fleet.toml no longer wants.
+    Unmanaged,
+    /// An active account that no target selects and no exclusion names.
+    Untargeted,
+}
+
+impl CoverageStatus {
+    /// How the status is written in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            CoverageStatus::Covered => "covered",
+            CoverageStatus::Outdated => "outdated",
+            CoverageStatus::Failed => "failed",
+            CoverageStatus::Missing => "missing",
+            CoverageStatus::Drifted => "drifted",
+            CoverageStatus::Suspended => "suspended",
+            CoverageStatus::Excluded => "excluded",
+            CoverageStatus::NotDeployable => "not-deployable",
+            CoverageStatus::Unmanaged => "unmanaged",
+            CoverageStatus::Untargeted => "untargeted",
+        }
+    }
+
+    /// Every status, in legend order.
+    pub const ALL: [CoverageStatus; 10] = [
+        CoverageStatus::Covered,
+        CoverageStatus::Missing,
+        CoverageStatus::Failed,
+        CoverageStatus::Outdated,
+        CoverageStatus::Drifted,
+        CoverageStatus::Suspended,
+        CoverageStatus::Excluded,
+        CoverageStatus::NotDeployable,
+        CoverageStatus::Unmanaged,
+        CoverageStatus::Untargeted,
+    ];
+}
+
+/// One account × region of one stack set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageCell {
+    /// The account.
+    pub account: String,
+    /// Its name.
+    pub account_name: String,
+    /// Its OU path (`/` for the root; empty for an account no longer in the organization).
+    pub ou_path: String,
+    /// The region.
+    pub region: String,
+    /// The status.
+    pub status: CoverageStatus,
+    /// Why, in words.
+    pub reason: String,
+    /// Whether the cell counts toward `required`.
+    pub required: bool,
+}
+
+/// Coverage of one stack set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackSetCoverage {
+    /// The stack set.
+    pub name: String,
+    /// Governed regions.
+    pub regions: Vec<String>,
+    /// Cells that must be covered.
+    pub required: usize,
+    /// Required cells that are covered.
+    pub covered: usize,
+    /// `covered / required` in percent (100 when nothing is required).
+    pub percent: f64,
+    /// Every cell, by account then region.
+    pub cells: Vec<CoverageCell>,
+}
+
+/// Coverage of an OU (accounts directly in it and in nested OUs), over all stack sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OuCoverage {
+    /// The OU path.
+    pub ou_path: String,
+    /// Required cells.
+    pub required: usize,
+    /// Covered required cells.
+    pub covered: usize,
+    /// Percent.
+    pub percent: f64,
+}
+
+/// An active account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    /// The account.
+    pub account: String,
+    /// Its name.
+    pub account_name: String,
+    /// Its OU path.
+    pub ou_path: String,
+    /// Its statuses across the stack sets, such as `excluded` or `untargeted`.
+    pub statuses: Vec<CoverageStatus>,
+}
+
+/// Totals over all stack sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageSummary {
+    /// Required cells.
+    pub required: usize,
+    /// Covered required cells.
+    pub covered: usize,
+    /// Percent.
+    pub percent: f64,
+    /// Cells per status.
+    pub by_status: BTreeMap<CoverageStatus, usize>,
+    /// Active accounts that no stack set covers in any region.
+    pub uncovered_accounts: Vec<AccountRef>,
+    /// Per OU, root first.
+    pub organizational_units: Vec<OuCoverage>,
+}
+
+/// The whole coverage report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// `o-…`.
+    pub organization_id: String,
+    /// Per stack set.
+    pub stack_sets: Vec<StackSetCoverage>,
+    /// Totals.
+    pub summary: CoverageSummary,
+}
+
+/// Computes coverage. `require_all_accounts` counts untargeted active accounts as required.
+pub fn coverage(
+    fleet: &Fleet,
+    inventory: &Inventory,
+    observed: &Observed,
+    require_all_accounts: bool,
+) -> Result<Coverage, Diagnostics> {
+    let tree = inventory.children();
+    let ou_by_path = ou_paths(inventory);
+    let resolver = Resolver {
+        inventory,
+        tree: &tree,
+        ou_by_path: &ou_by_path,
+    };
+    let mut diagnostics = Vec::new();
+    let mut stack_sets = Vec::new();
+    for spec in &fleet.stack_sets {
+        let selection = match resolver.desired_accounts(spec) {
+            Ok(s) => s,
+            Err(mut d) => {
+                diagnostics.append(&mut d);
+                continue;
+            }
+        };
+        let instances: BTreeMap<(&str, &str), &ObservedInstance> = observed
+            .stack_sets
+            .get(&spec.name)
+            .map(|o| {
+                o.instances
+                    .iter()
+                    .map(|i| ((i.account.as_str(), i.region.as_str()), i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let skipped: BTreeMap<&str, SkipReason> = selection
+            .skipped
+            .iter()
+            .map(|s| (s.account.as_str(), s.reason))
+            .collect();
+        let mut regions: BTreeSet<&str> = spec.regions.iter().map(String::as_str).collect();
+        regions.extend(instances.keys().map(|(_, r)| *r));
+        let mut accounts: BTreeSet<&str> = inventory.accounts.keys().map(String::as_str).collect();
+        accounts.extend(instances.keys().map(|(a, _)| *a));
+
+        let mut cells = Vec::new();
+        for account in &accounts {
+            let known = inventory.accounts.get(*account);
+            for region in &regions {
+                let governed = spec.regions.iter().any(|r| r == region);
+                let instance = instances.get(&(*account, *region)).copied();
+                let desired = governed && selection.desired.contains(*account);
+                let (status, reason) = classify(
+                    known.map(|a| &a.status),
+                    governed,
+                    desired,
+                    selection.excluded.contains(*account),
+                    skipped.get(*account).copied(),
+                    instance,
+                );
+                // Only governed regions and real instances make cells: an ungoverned region with
+                // no instance says nothing.
+                if !governed && instance.is_none() {
+                    continue;
+                }
+                let required = desired
+                    || (require_all_accounts && governed && status == CoverageStatus::Untargeted);
+                cells.push(CoverageCell {
+                    account: account.to_string(),
+                    account_name: known.map(|a| a.name.clone()).unwrap_or_default(),
+                    ou_path: inventory.account_ou_path(account).unwrap_or("").to_string(),
+                    region: region.to_string(),
+                    status,
+                    reason,
+                    required,
+                });
+            }
+        }
+        let required = cells.iter().filter(|c| c.required).count();
+        let covered = cells
+            .iter()
+            .filter(|c| c.required && c.status == CoverageStatus::Covered)
+            .count();
+        stack_sets.push(StackSetCoverage {
+            name: spec.name.clone(),
+            regions: spec.regions.clone(),
+            required,
+            covered,
+            percent: percent(covered, required),
+            cells,
+        });
+    }
+    if !diagnostics.is_empty() {
+        diagnostics.sort();
+        diagnostics.dedup();
+        return Err(Diagnostics(diagnostics));
+    }
+    let summary = summarize(inventory, &stack_sets);
+    Ok(Coverage {
+        organization_id: inventory.organization_id.clone(),
+        stack_sets,
+        summary,
+    })
+}
+
+fn percent(covered: usize, required: usize) -> f64 {
+    if required == 0 {
+        100.0
+    } else {
+        // Rounded down to 0.1 so that 99.96 % never reads as 100 %.
+        (covered as f64 * 1000.0 / required as f64).floor() / 10.0
+    }
+}
+
+fn classify(
+    account_status: Option<&AccountStatus>,
+    governed: bool,
+    desired: bool,
+    excluded: bool,
+    skipped: Option<SkipReason>,
+    instance: Option<&ObservedInstance>,
+) -> (CoverageStatus, String) {
+    use CoverageStatus::*;
+    let suspended_account = account_status.is_some_and(|s| *s != AccountStatus::Active);
+    if suspended_account || instance.is_some_and(ObservedInstance::is_skipped_suspended) {
+        let what = account_status.map_or("suspended", AccountStatus::label);
+        return (
+            Suspended,
+            format!("account is {what}: StackSets cannot deploy to it"),
+        );
+    }
+    if instance.is_some() && !desired {
+        let why = if account_status.is_none() {
+            "the account is no longer in the organization"
+        } else if !governed {
+            "the region is not governed by fleet.toml"
+        } else if excluded {
+            "fleet.toml excludes the account"
+        } else {
+            "no target of fleet.toml selects the account"
+        };
+        return (
+            Unmanaged,
+            format!("an instance exists but {why}; apply deletes it"),
+        );
+    }
+    if !desired {
+        if skipped == Some(SkipReason::NotDeployable) {
+            return (
+                NotDeployable,
+                "management account: service-managed stack sets never deploy to it".to_string(),
+            );
+        }
+        if excluded {
+            return (Excluded, "excluded by fleet.toml".to_string());
+        }
+        return (
+            Untargeted,
+            "no target of fleet.toml selects this account".to_string(),
+        );
+    }
+    let Some(instance) = instance else {
+        return (Missing, "no stack instance; apply creates it".to_string());
+    };
+    let reason = instance.status_reason.clone().unwrap_or_default();
+    let detailed = instance.detailed_status.as_deref();
+    if instance.status == InstanceStatus::Inoperable
+        || matches!(detailed, Some("FAILED" | "INOPERABLE"))
+    {
+        let reason = if reason.is_empty() {
+            format!("last operation {}", detailed.unwrap_or("failed"))
+        } else {
+            reason
+        };
+        return (Failed, reason);
+    }
+    if instance.drift_status.as_deref() == Some("DRIFTED") {
+        return (
+            Drifted,
+            "the stack was changed outside StackSets (last drift detection)".to_string(),
+        );
+    }
+    match &instance.status {
+        InstanceStatus::Current => (Covered, "current".to_string()),
+        other => {
+            let what = match other {
+                InstanceStatus::Outdated => "outdated",
+                InstanceStatus::Other(s) => s.as_str(),
+                _ => "not current",
+            };
+            let detail = detailed.map(|d| format!(" ({d})")).unwrap_or_default();
+            let reason = if reason.is_empty() {
+                format!("instance is {what}{detail}")
+            } else {
+                format!("{reason}{detail}")
+            };
+            if detailed == Some("CANCELLED") {
+                (Failed, reason)
+            } else {
+                (Outdated, reason)
+            }
+        }
+    }
+}
+
+fn summarize(inventory: &Inventory, stack_sets: &[StackSetCoverage]) -> CoverageSummary {
+    let mut by_status: BTreeMap<CoverageStatus, usize> = BTreeMap::new();
+    let mut covered_accounts: BTreeSet<&str> = BTreeSet::new();
+    let mut statuses: BTreeMap<&str, BTreeSet<CoverageStatus>> = BTreeMap::new();
+    // Per OU path, counting each cell in its OU and every ancestor.
+    let mut per_ou: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for set in stack_sets {
+        for cell in &set.cells {
+            *by_status.entry(cell.status).or_default() += 1;
+            statuses
+                .entry(&cell.account)
+                .or_default()
+                .insert(cell.status);
+            if cell.status == CoverageStatus::Covered {
+                covered_accounts.insert(&cell.account);
+            }
+            if !cell.required || cell.ou_path.is_empty() {
+                continue;
+            }
+            let covered = usize::from(cell.status == CoverageStatus::Covered);
+            for ancestor in ancestors(&cell.ou_path) {
+                let entry = per_ou.entry(ancestor).or_default();
+                entry.0 += 1;
+                entry.1 += covered;
+            }
+        }
+    }
+    let required: usize = stack_sets.iter().map(|s| s.required).sum();
+    let covered: usize = stack_sets.iter().map(|s| s.covered).sum();
+    let uncovered_accounts = inventory
+        .accounts
+        .values()
+        .filter(|a| a.status == AccountStatus::Active && !covered_accounts.contains(a.id.as_str()))
+        .map(|a| AccountRef {
+            account: a.id.clone(),
+            account_name: a.name.clone(),
+            ou_path: inventory.account_ou_path(&a.id).unwrap_or("").to_string(),
+            statuses: statuses
+                .get(a.id.as_str())
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    CoverageSummary {
+        required,
+        covered,
+        percent: percent(covered, required),
+        by_status,
+        uncovered_accounts,
+        organizational_units: per_ou
+            .into_iter()
+            .map(|(ou_path, (required, covered))| OuCoverage {
+                ou_path,
+                required,
+                covered,
+                percent: percent(covered, required),
+            })
+            .collect(),
+    }
+}
+
+/// `/A/B` → `/`, `/A`, `/A/B`.
+fn ancestors(path: &str) -> Vec<String> {
+    let mut out = vec!["/".to_string()];
+    let mut current = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        current.push('/');
+        current.push_str(part);
+        out.push(current.clone());
+    }
+    out
+}
