@@ -55,6 +55,24 @@ pub enum Command {
     /// Exits 2 when coverage of the required cells is below --min-coverage (default 100, for CI).
     /// Example: stackfleet coverage --output markdown --min-coverage 95
     Coverage(CoverageArgs),
+    /// Detect whether anyone changed the deployed stacks outside StackSets, and show what changed.
+    ///
+    /// Example: stackfleet drift --fail-on-drift --output markdown
+    Drift(DriftArgs),
+}
+
+/// `stackfleet drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// How to print the report.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Report the last completed drift detection instead of starting a new one.
+    #[arg(long)]
+    pub no_detect: bool,
+    /// Exit 2 when any instance has drifted.
+    #[arg(long)]
+    pub fail_on_drift: bool,
 }
 
 /// `stackfleet coverage`.

@@ -69,6 +69,19 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Drift(args) => {
+            let drifted = runtime().block_on(commands::drift::run(
+                config,
+                cli.global.profile.as_deref(),
+                args,
+                printer,
+            ))?;
+            Ok(if args.fail_on_drift && drifted {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Apply(args) => {
             runtime().block_on(commands::apply::run(
                 config,

@@ -1,5 +1,6 @@
 //! Errors of StackSets calls, with the fix where AWS's message is known to need one.
 
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// A failed StackSets call.
@@ -48,10 +49,9 @@ pub enum ExecError {
 
 impl ExecError {
     /// Classifies an SDK error of `operation`.
-    pub fn from_sdk<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let code = err.code().unwrap_or_default().to_string();
         let message = err
@@ -86,8 +86,17 @@ impl ExecError {
                 hint: "self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the administrator account and AWSCloudFormationStackSetExecutionRole in every target account (or the roles named in fleet.toml)",
             };
         }
-        if code.is_empty() && lower.contains("not yet been implemented") {
-            return ExecError::NotImplemented { operation, message };
+        // AWS answers every request it understands with an error code; a server error with none
+        // (an HTML page) comes from an endpoint that does not implement the operation.
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        if code.is_empty() && status.is_some_and(|s| s >= 500) {
+            return ExecError::NotImplemented {
+                operation,
+                message: format!(
+                    "it answered HTTP {} without an AWS error (the local emulator, moto, lacks several StackSets operations)",
+                    status.unwrap_or_default()
+                ),
+            };
         }
         let message = if code.is_empty() {
             message

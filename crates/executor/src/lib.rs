@@ -3,6 +3,7 @@
 //! progress leaves it as [`Event`]s on a channel, and only the CLI draws them.
 
 pub mod apply;
+pub mod drift;
 pub mod error;
 pub mod events;
 pub mod observe;

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::{CallAs as AwsCallAs, StackSetOperationStatus};
 use serde::Serialize;
@@ -102,7 +103,7 @@ impl StackSetContext<'_> {
     /// return the `OperationId` of the response. Returns the id of the operation, whether this
     /// call or an earlier one created it. (AWS echoes our id; an endpoint that assigns its own,
     /// as the emulator does, is followed by the id it returns.)
-    pub async fn start<E, R, F, Fut>(
+    pub async fn start<E, F, Fut>(
         &self,
         name: &'static str,
         operation_id: &str,
@@ -110,9 +111,8 @@ impl StackSetContext<'_> {
     ) -> Result<String, ExecError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Option<String>, SdkError<E, R>>>,
+        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
     {
         let mut waits = 0;
         loop {

@@ -2,5 +2,6 @@
 
 pub mod apply;
 pub mod coverage;
+pub mod drift;
 pub mod plan;
 pub mod validate;

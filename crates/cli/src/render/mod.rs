@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod coverage;
+pub mod drift;
 pub mod plan;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;

@@ -1,0 +1,207 @@
+//! Drift as a table, JSON or Markdown.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use stackfleet_executor::drift::StackSetDrift;
+
+use super::{md_cell, new_table};
+
+const STATUSES: [&str; 4] = ["IN_SYNC", "DRIFTED", "NOT_CHECKED", "UNKNOWN"];
+
+/// Drifted instances over all stack sets.
+pub fn drifted(reports: &[StackSetDrift]) -> usize {
+    reports
+        .iter()
+        .flat_map(|r| &r.instances)
+        .filter(|i| i.drift_status == "DRIFTED")
+        .count()
+}
+
+fn counts(report: &StackSetDrift) -> BTreeMap<&str, usize> {
+    let mut out = BTreeMap::new();
+    for i in &report.instances {
+        *out.entry(i.drift_status.as_str()).or_default() += 1;
+    }
+    out
+}
+
+/// The report as JSON.
+pub fn json(reports: &[StackSetDrift]) -> String {
+    let value = serde_json::json!({
+        "drifted_instances": drifted(reports),
+        "stack_sets": reports,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Rows of resource-level differences: stack set, account, region, resource, type, status,
+/// property, expected, actual.
+fn differences(reports: &[StackSetDrift]) -> Vec<[String; 9]> {
+    let mut rows = Vec::new();
+    for r in reports {
+        for i in r.instances.iter().filter(|i| i.drift_status == "DRIFTED") {
+            if i.resources.is_empty() {
+                rows.push([
+                    r.name.clone(),
+                    i.account.clone(),
+                    i.region.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "DRIFTED".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ]);
+            }
+            for res in &i.resources {
+                if res.differences.is_empty() {
+                    rows.push([
+                        r.name.clone(),
+                        i.account.clone(),
+                        i.region.clone(),
+                        res.logical_id.clone(),
+                        res.resource_type.clone(),
+                        res.status.clone(),
+                        "-".into(),
+                        "-".into(),
+                        "-".into(),
+                    ]);
+                }
+                for d in &res.differences {
+                    rows.push([
+                        r.name.clone(),
+                        i.account.clone(),
+                        i.region.clone(),
+                        res.logical_id.clone(),
+                        res.resource_type.clone(),
+                        res.status.clone(),
+                        d.path.clone(),
+                        d.expected.clone(),
+                        d.actual.clone(),
+                    ]);
+                }
+            }
+        }
+    }
+    rows
+}
+
+const DIFF_HEADER: [&str; 9] = [
+    "Stack set",
+    "Account",
+    "Region",
+    "Resource",
+    "Type",
+    "Drift",
+    "Property",
+    "Expected",
+    "Actual",
+];
+
+/// The report for people.
+pub fn table(reports: &[StackSetDrift]) -> String {
+    let mut out = String::new();
+    let mut header = vec!["Stack set", "Detection"];
+    header.extend(STATUSES);
+    let mut t = new_table(&header);
+    for r in reports {
+        let counts = counts(r);
+        let mut row = vec![
+            r.name.clone(),
+            match (&r.operation_id, &r.detection_status) {
+                (Some(id), Some(status)) => format!("{id} ({status})"),
+                _ => "never run".to_string(),
+            },
+        ];
+        row.extend(
+            STATUSES
+                .iter()
+                .map(|s| counts.get(s).copied().unwrap_or(0).to_string()),
+        );
+        t.add_row(row);
+    }
+    let _ = writeln!(out, "{t}");
+    let rows = differences(reports);
+    if !rows.is_empty() {
+        let mut d = new_table(&DIFF_HEADER);
+        for row in rows {
+            d.add_row(row.to_vec());
+        }
+        let _ = writeln!(out, "\nChanged outside StackSets:\n{d}");
+    }
+    let n = drifted(reports);
+    let _ = writeln!(
+        out,
+        "\n{}",
+        if n == 0 {
+            "No drift: every checked instance matches its template.".to_string()
+        } else {
+            format!(
+                "{n} instance(s) drifted: someone changed them outside StackSets. `stackfleet apply` does not revert drift; update the stack set or fix the resources."
+            )
+        }
+    );
+    out
+}
+
+/// The report for a pull-request comment or issue.
+pub fn markdown(reports: &[StackSetDrift]) -> String {
+    let mut out = String::new();
+    let n = drifted(reports);
+    let _ = writeln!(
+        out,
+        "### stackfleet drift: {}\n",
+        if n == 0 {
+            "no drift".to_string()
+        } else {
+            format!("{n} instance(s) drifted")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| Stack set | Detection | {} |\n|---|---|{}",
+        STATUSES.join(" | "),
+        "--:|".repeat(STATUSES.len())
+    );
+    for r in reports {
+        let counts = counts(r);
+        let detection = match (&r.operation_id, &r.detection_status) {
+            (Some(id), Some(status)) => format!("`{id}` ({status})"),
+            _ => "never run".to_string(),
+        };
+        let cells: Vec<String> = STATUSES
+            .iter()
+            .map(|s| counts.get(s).copied().unwrap_or(0).to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            md_cell(&r.name),
+            detection,
+            cells.join(" | ")
+        );
+    }
+    let rows = differences(reports);
+    if !rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>Changed outside StackSets ({} difference(s))</summary>\n",
+            rows.len()
+        );
+        let _ = writeln!(
+            out,
+            "| {} |\n|{}",
+            DIFF_HEADER.join(" | "),
+            "---|".repeat(DIFF_HEADER.len())
+        );
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
+        }
+        let _ = writeln!(out, "\n</details>");
+    }
+    out
+}
