@@ -33,6 +33,10 @@ Spec (JSON; every key optional):
          "parameters": {"K": "V"},
          "region": "us-east-1",               # stack set home region (default us-east-1)
          "description": "...",
+         "tags": {"owner": "security"},       # stack set tags (default none)
+         "capabilities": [],                  # default ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+         "administration_role_arn": "arn:aws:iam::123456789012:role/Admin",   # default: AWS's
+         "execution_role_name": "Exec",                                       # default: AWS's
          "instances": [
            {"account": "prod-app-1",          # account name or 12-digit id (e.g. 123456789012)
             "accounts": ["dev-app-1"],        # more of the same (account/accounts/ous combine)
@@ -86,6 +90,9 @@ except ImportError:  # started with a python3 that lacks boto3: use the project'
     sys.exit("seed_org: boto3 is missing; run scripts/ensure-venv and use .venv/bin/python")
 
 MANAGEMENT_ACCOUNT = "123456789012"
+# What pre-created stack sets acknowledge unless the spec says otherwise. (moto 5.2.5 accepts
+# Capabilities but never returns them from DescribeStackSet.)
+DEFAULT_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 EXAMPLE_SEED = 20240
 EXAMPLE_SPEC: dict[str, Any] = {
     "seed": EXAMPLE_SEED,
@@ -297,6 +304,10 @@ def validate_stack_sets(
                 raise SpecError(f"stack set {name}: needs template or template_body")
             if not (base / ss["template"]).is_file():
                 raise SpecError(f"stack set {name}: template {base / ss['template']} not found")
+        if not isinstance(ss.get("tags", {}), dict):
+            raise SpecError(f"stack set {name}: tags must be an object of key: value")
+        if not isinstance(ss.get("capabilities", []), list):
+            raise SpecError(f"stack set {name}: capabilities must be a list")
         for inst in ss.get("instances", []):
             refs = ([inst["account"]] if "account" in inst else []) + list(inst.get("accounts", []))
             for ref in map(str, refs):
@@ -344,10 +355,15 @@ def create_stack_sets(
             "TemplateBody": body,
             "PermissionModel": "SELF_MANAGED",
             "Parameters": params(ss.get("parameters", {})),
-            "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            "Capabilities": list(ss.get("capabilities", DEFAULT_CAPABILITIES)),
+            "Tags": [{"Key": str(k), "Value": str(v)} for k, v in ss.get("tags", {}).items()],
         }
         if ss.get("description"):
             kwargs["Description"] = ss["description"]
+        if ss.get("administration_role_arn"):
+            kwargs["AdministrationRoleARN"] = ss["administration_role_arn"]
+        if ss.get("execution_role_name"):
+            kwargs["ExecutionRoleName"] = ss["execution_role_name"]
         stack_set_id = cfn.create_stack_set(**kwargs)["StackSetId"]
         log(f"stack set {name} = {stack_set_id} ({region})")
         for inst in ss.get("instances", []):

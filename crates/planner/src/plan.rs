@@ -324,13 +324,20 @@ pub fn plan(
     })
 }
 
-/// The digest of the state a plan is computed from (hex SHA-256 of its canonical JSON).
+/// The digest of the state a plan is computed from (hex SHA-256 of its canonical JSON). Drift
+/// statuses are left out: a nightly drift check does not change what apply would do.
 pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
+    let mut observed = observed.clone();
+    for set in observed.stack_sets.values_mut() {
+        for instance in &mut set.instances {
+            instance.drift_status = None;
+        }
+    }
     let mut hasher = Sha256::new();
     // Serializing plain BTreeMap-based data cannot fail; the JSON is canonical (sorted maps).
     hasher.update(serde_json::to_vec(inventory).unwrap_or_default());
     hasher.update(b"\n");
-    hasher.update(serde_json::to_vec(observed).unwrap_or_default());
+    hasher.update(serde_json::to_vec(&observed).unwrap_or_default());
     hasher
         .finalize()
         .iter()
