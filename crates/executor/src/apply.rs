@@ -72,6 +72,10 @@ pub struct OperationReport {
     pub instances: usize,
     /// `SUCCEEDED`, `FAILED`, `STOPPED`, or `NOT_STARTED` when an earlier call failed.
     pub status: String,
+    /// StackSets' reason for the status, if any: the only explanation when an operation fails
+    /// before any instance runs (a missing administration role, for example).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
     /// Instances that did not succeed, with StackSets' reasons.
     pub failures: Vec<crate::operation::InstanceFailure>,
     /// The call error, if the operation could not be started or followed.
@@ -140,6 +144,7 @@ async fn apply_stack_set(
                     action: op.action,
                     instances: op.instances,
                     status: outcome.status,
+                    status_reason: outcome.status_reason,
                     failures: outcome.failures,
                     error: None,
                 });
@@ -157,6 +162,7 @@ async fn apply_stack_set(
                     operation_id: started.unwrap_or_else(|| op.id.clone()),
                     action: op.action,
                     instances: op.instances,
+                    status_reason: None,
                     failures: Vec::new(),
                     error: Some(error.to_string()),
                 });
@@ -197,6 +203,7 @@ fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
             action: op.action,
             instances: op.instances,
             status: "NOT_STARTED".to_string(),
+            status_reason: None,
             failures: Vec::new(),
             error: None,
         })

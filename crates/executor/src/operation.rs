@@ -139,8 +139,19 @@ impl StackSetContext<'_> {
 
     /// Waits until no other operation of the stack set is queued or running.
     pub async fn wait_for_others(&self, ours: &str) -> Result<(), ExecError> {
-        let running = self.running_operations().await?;
-        for other in running.into_iter().filter(|id| id != ours) {
+        let others: Vec<String> = self
+            .running_operations()
+            .await?
+            .into_iter()
+            .filter(|id| id != ours)
+            .collect();
+        if others.is_empty() {
+            // Refused as in progress, yet nothing is listed: ListStackSetOperations lags behind
+            // the blocking operation, or lists it with a status we do not know. Pause before the
+            // caller calls again, so the retries do not become a storm.
+            tokio::time::sleep(self.poll.initial).await;
+        }
+        for other in others {
             self.emit(Event::WaitingForOther {
                 stack_set: self.stack_set.to_string(),
                 operation_id: other.clone(),
@@ -209,11 +220,14 @@ impl StackSetContext<'_> {
                 .and_then(|o| o.status_details())
                 .and_then(|d| d.failed_stack_instances_count())
                 .unwrap_or(0);
-            let running = matches!(status.as_str(), "RUNNING" | "QUEUED" | "STOPPING");
+            // Counting results is only for show: never while queued, and a failed listing
+            // leaves the count out rather than stopping the wait.
             let done = match total {
-                Some(total) if running && total <= PROGRESS_RESULTS_LIMIT => {
-                    Some(self.results(operation_id).await?.len())
-                }
+                Some(total) if status == "RUNNING" && total <= PROGRESS_RESULTS_LIMIT => self
+                    .results(operation_id)
+                    .await
+                    .ok()
+                    .map(|r| r.iter().filter(|r| is_finished(&r.status)).count()),
                 _ => None,
             };
             self.emit(Event::OperationProgress {
@@ -261,7 +275,8 @@ impl StackSetContext<'_> {
         }
     }
 
-    /// The instances of an operation that did not succeed (ListStackSetOperationResults).
+    /// The instances of an ended operation that did not succeed (ListStackSetOperationResults),
+    /// statuses this version does not know included.
     pub async fn failures(&self, operation_id: &str) -> Result<Vec<InstanceFailure>, ExecError> {
         let mut failures: Vec<InstanceFailure> = self
             .results(operation_id)
@@ -273,7 +288,7 @@ impl StackSetContext<'_> {
         Ok(failures)
     }
 
-    /// The instances of an operation that have finished, whatever their result.
+    /// Every result of an operation.
     async fn results(&self, operation_id: &str) -> Result<Vec<InstanceFailure>, ExecError> {
         let pages = self
             .client
@@ -289,12 +304,6 @@ impl StackSetContext<'_> {
         Ok(pages
             .into_iter()
             .flat_map(|p| p.summaries.unwrap_or_default())
-            .filter(|r| {
-                matches!(
-                    r.status().map(|s| s.as_str()),
-                    Some("SUCCEEDED" | "FAILED" | "CANCELLED")
-                )
-            })
             .map(|r| InstanceFailure {
                 account: r.account().unwrap_or_default().to_string(),
                 region: r.region().unwrap_or_default().to_string(),
@@ -303,4 +312,9 @@ impl StackSetContext<'_> {
             })
             .collect())
     }
+}
+
+/// Whether an instance result is final.
+fn is_finished(status: &str) -> bool {
+    matches!(status, "SUCCEEDED" | "FAILED" | "CANCELLED")
 }

@@ -49,12 +49,16 @@ pub fn client(rules: &[&Rule]) -> Client {
 /// A client with the SDK's standard retry strategy, as the CLI builds it, but a short first
 /// back-off so that the suite stays fast (the classifier, not the delay, is under test).
 pub fn retrying_client(rules: &[&Rule], max_attempts: u32) -> Client {
-    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, move |c| c
-        .retry_config(
+    mock_client!(
+        aws_sdk_cloudformation,
+        RuleMode::MatchAny,
+        rules,
+        move |c| c.retry_config(
             RetryConfig::standard()
                 .with_max_attempts(max_attempts)
                 .with_initial_backoff(Duration::from_millis(1))
-        ))
+        )
+    )
 }
 
 /// An error response as CloudFormation (awsQuery protocol) sends it on the wire.
@@ -171,7 +175,7 @@ pub fn op(id: &str, action: OperationAction, accounts: &[&str], regions: &[&str]
     }
 }
 
-pub fn create(id: &str, accounts: &[&str], regions: &[&str]) -> Operation {
+pub fn create_instances(id: &str, accounts: &[&str], regions: &[&str]) -> Operation {
     op(id, OperationAction::CreateInstances, accounts, regions)
 }
 
@@ -250,7 +254,9 @@ pub fn events_of(events: &[Event], stack_set: &str) -> Vec<String> {
 // ---- Canned answers ---------------------------------------------------------------------------
 
 pub fn started(id: &str) -> CreateStackInstancesOutput {
-    CreateStackInstancesOutput::builder().operation_id(id).build()
+    CreateStackInstancesOutput::builder()
+        .operation_id(id)
+        .build()
 }
 
 /// DescribeStackSetOperation answering `status`.
@@ -283,7 +289,12 @@ pub fn operation_with(
         .build()
 }
 
-pub fn result(account: &str, region: &str, status: &str, reason: &str) -> StackSetOperationResultSummary {
+pub fn result(
+    account: &str,
+    region: &str,
+    status: &str,
+    reason: &str,
+) -> StackSetOperationResultSummary {
     StackSetOperationResultSummary::builder()
         .account(account)
         .region(region)

@@ -18,19 +18,20 @@ async fn queued_then_running_then_succeeded_is_waited_for() {
         .output(|| started("op-1"))
         .build();
     let describe = mock!(Client::describe_stack_set_operation)
-        .match_requests(|r| r.stack_set_name() == Some("monitor") && r.operation_id() == Some("op-1"))
+        .match_requests(|r| {
+            r.stack_set_name() == Some("monitor") && r.operation_id() == Some("op-1")
+        })
         .sequence()
         .output(|| operation("op-1", "QUEUED"))
         .output(|| operation("op-1", "RUNNING"))
         .times(2)
         .output(|| operation("op-1", "SUCCEEDED"))
         .build();
-    // While it runs, a small operation's progress is counted from its finished results;
-    // PENDING and RUNNING results are not finished.
+    // While it runs (not while queued), a small operation's progress is counted from its
+    // finished results; PENDING and RUNNING results are not finished.
     let progress = mock!(Client::list_stack_set_operation_results)
         .match_requests(|r| r.operation_id() == Some("op-1"))
         .sequence()
-        .output(|| results(vec![], None))
         .output(|| {
             results(
                 vec![
@@ -55,20 +56,20 @@ async fn queued_then_running_then_succeeded_is_waited_for() {
         "monitor",
         StackSetAction::None,
         PermissionModel::SelfManaged,
-        vec![create_op()],
+        vec![two_instances()],
     )]);
 
     let (report, events) = run(&client, &plan).await;
 
     assert_eq!(create.num_calls(), 1);
     assert_eq!(describe.num_calls(), 4);
-    // One per poll while it runs; none once it SUCCEEDED with no failed instance.
-    assert_eq!(progress.num_calls(), 3);
+    // One per poll while it runs; none while queued, none once it SUCCEEDED with no failure.
+    assert_eq!(progress.num_calls(), 2);
     assert_eq!(
         events.iter().map(brief).collect::<Vec<_>>(),
         [
             "monitor: started op-1 CreateInstances x2",
-            "monitor: op-1 QUEUED 0/2 failed=0",
+            "monitor: op-1 QUEUED -/2 failed=0",
             "monitor: op-1 RUNNING 1/2 failed=0",
             "monitor: op-1 RUNNING 2/2 failed=0",
             "monitor: op-1 SUCCEEDED -/2 failed=0",
@@ -107,7 +108,7 @@ async fn an_operation_that_outlives_the_timeout_is_left_running_and_the_rest_not
         "monitor",
         StackSetAction::None,
         PermissionModel::SelfManaged,
-        vec![create_op(), create("op-2", &[A3], &[USE1])],
+        vec![two_instances(), create_instances("op-2", &[A3], &[USE1])],
     )]);
     let poll = PollPolicy {
         timeout: Duration::from_millis(30),
@@ -116,9 +117,17 @@ async fn an_operation_that_outlives_the_timeout_is_left_running_and_the_rest_not
 
     let (report, events) = run_with(&client, &plan, poll).await;
 
-    assert_eq!(create.num_calls(), 1, "op-2 must not start while op-1 may still run");
+    assert_eq!(
+        create.num_calls(),
+        1,
+        "op-2 must not start while op-1 may still run"
+    );
     // 1 ms, 1 ms, 2 ms, 3 ms, then 5 ms waits: a handful of polls in 30 ms, not a busy loop.
-    assert!((3..=30).contains(&describe.num_calls()), "{}", describe.num_calls());
+    assert!(
+        (3..=30).contains(&describe.num_calls()),
+        "{}",
+        describe.num_calls()
+    );
     let ops = &report.stack_sets[0].operations;
     assert_eq!(ops[0].operation_id, "op-1");
     assert_eq!(ops[0].status, "UNKNOWN");
@@ -129,14 +138,11 @@ async fn an_operation_that_outlives_the_timeout_is_left_running_and_the_rest_not
     assert_eq!(ops[1].status, "NOT_STARTED");
     assert!(!report.converged());
     assert!(
-        !events
-            .iter()
-            .map(brief)
-            .any(|e| e.contains("finished")),
+        !events.iter().map(brief).any(|e| e.contains("finished")),
         "{events:?}"
     );
 }
 
-fn create_op() -> stackfleet_planner::plan::Operation {
-    create("op-1", &[A1, A2], &[USE1])
+fn two_instances() -> stackfleet_planner::plan::Operation {
+    create_instances("op-1", &[A1, A2], &[USE1])
 }

@@ -1,0 +1,244 @@
+//! One operation at a time per stack set: OperationInProgressException and
+//! OperationIdAlreadyExistsException.
+
+use std::time::Instant;
+
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::operation::list_stack_set_operations::ListStackSetOperationsOutput;
+use aws_sdk_cloudformation::types::{
+    StackSetOperationAction, StackSetOperationStatus, StackSetOperationSummary,
+};
+use aws_smithy_mocks::mock;
+use stackfleet_executor::PollPolicy;
+use stackfleet_planner::fleet::PermissionModel;
+use stackfleet_planner::plan::StackSetAction;
+
+use crate::support::*;
+
+const IN_PROGRESS: &str = "Another Operation on StackSet arn:aws:cloudformation:us-east-1:999999999999:stackset/monitor:0a1b2c3d is in progress";
+
+fn summary(id: &str, status: &str) -> StackSetOperationSummary {
+    StackSetOperationSummary::builder()
+        .operation_id(id)
+        .action(StackSetOperationAction::Update)
+        .status(StackSetOperationStatus::from(status))
+        .build()
+}
+
+fn listing(
+    summaries: Vec<StackSetOperationSummary>,
+    next: Option<&str>,
+) -> ListStackSetOperationsOutput {
+    ListStackSetOperationsOutput::builder()
+        .set_summaries(Some(summaries))
+        .set_next_token(next.map(str::to_string))
+        .build()
+}
+
+fn monitor_plan() -> stackfleet_planner::Plan {
+    plan(vec![stack_set(
+        "monitor",
+        StackSetAction::None,
+        PermissionModel::SelfManaged,
+        vec![create_instances("op-1", &[A1], &[USE1])],
+    )])
+}
+
+#[tokio::test]
+async fn in_progress_waits_for_the_other_operation_then_calls_once_more() {
+    let create = mock!(Client::create_stack_instances)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .sequence()
+        .http_status(
+            409,
+            Some(wire_error("OperationInProgressException", IN_PROGRESS)),
+        )
+        .output(|| started("op-1"))
+        .build();
+    // Most recent first, over two pages: the running one is on the second.
+    let list_1 = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.stack_set_name() == Some("monitor") && r.next_token().is_none())
+        .sequence()
+        .output(|| listing(vec![summary("old-1", "SUCCEEDED")], Some("more")))
+        .build();
+    let list_2 = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.next_token() == Some("more"))
+        .sequence()
+        .output(|| {
+            listing(
+                vec![
+                    summary("someone-else", "RUNNING"),
+                    summary("old-0", "FAILED"),
+                ],
+                None,
+            )
+        })
+        .build();
+    let other = mock!(Client::describe_stack_set_operation)
+        .match_requests(|r| r.operation_id() == Some("someone-else"))
+        .sequence()
+        .output(|| operation("someone-else", "RUNNING"))
+        .output(|| operation("someone-else", "SUCCEEDED"))
+        .build();
+    let ours = mock!(Client::describe_stack_set_operation)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .sequence()
+        .output(|| operation("op-1", "SUCCEEDED"))
+        .build();
+    let client = client(&[&create, &list_1, &list_2, &other, &ours]);
+
+    let (report, events) = run(&client, &monitor_plan()).await;
+
+    assert_eq!(
+        create.num_calls(),
+        2,
+        "one refused call, one more after waiting: no storm"
+    );
+    assert_eq!(list_1.num_calls(), 1);
+    assert_eq!(list_2.num_calls(), 1);
+    assert_eq!(other.num_calls(), 2);
+    assert_eq!(ours.num_calls(), 1);
+    assert_eq!(
+        events.iter().map(brief).collect::<Vec<_>>(),
+        [
+            "monitor: waiting for someone-else",
+            "monitor: someone-else RUNNING -/- failed=0",
+            "monitor: someone-else SUCCEEDED -/- failed=0",
+            "monitor: started op-1 CreateInstances x1",
+            "monitor: op-1 SUCCEEDED -/1 failed=0",
+            "monitor: finished op-1 SUCCEEDED failures=0",
+        ]
+    );
+    let op = &report.stack_sets[0].operations[0];
+    assert_eq!(
+        (op.operation_id.as_str(), op.status.as_str()),
+        ("op-1", "SUCCEEDED")
+    );
+    assert!(report.converged());
+}
+
+#[tokio::test]
+async fn operation_id_already_exists_resumes_our_operation_without_starting_another() {
+    let create = mock!(Client::create_stack_instances)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .sequence()
+        .http_status(
+            409,
+            Some(wire_error(
+                "OperationIdAlreadyExistsException",
+                "The operation ID op-1 already exists.",
+            )),
+        )
+        .build();
+    let describe = mock!(Client::describe_stack_set_operation)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .sequence()
+        .output(|| operation("op-1", "RUNNING"))
+        .output(|| operation("op-1", "SUCCEEDED"))
+        .build();
+    let progress = mock!(Client::list_stack_set_operation_results)
+        .sequence()
+        .output(|| results(vec![], None))
+        .build();
+    let client = client(&[&create, &describe, &progress]);
+
+    let (report, events) = run(&client, &monitor_plan()).await;
+
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 2);
+    assert_eq!(progress.num_calls(), 1);
+    assert_eq!(
+        events.iter().map(brief).collect::<Vec<_>>(),
+        [
+            "monitor: resumed op-1",
+            // apply announces every operation it follows, resumed or not.
+            "monitor: started op-1 CreateInstances x1",
+            "monitor: op-1 RUNNING 0/1 failed=0",
+            "monitor: op-1 SUCCEEDED -/1 failed=0",
+            "monitor: finished op-1 SUCCEEDED failures=0",
+        ]
+    );
+    let op = &report.stack_sets[0].operations[0];
+    assert_eq!(
+        (op.operation_id.as_str(), op.status.as_str()),
+        ("op-1", "SUCCEEDED")
+    );
+    assert!(report.converged());
+}
+
+#[tokio::test]
+async fn an_endpoint_that_assigns_its_own_operation_id_is_followed_by_that_id() {
+    let create = mock!(Client::create_stack_instances)
+        .sequence()
+        .output(|| started("assigned-by-endpoint"))
+        .build();
+    let describe = mock!(Client::describe_stack_set_operation)
+        .match_requests(|r| r.operation_id() == Some("assigned-by-endpoint"))
+        .sequence()
+        .output(|| operation("assigned-by-endpoint", "SUCCEEDED"))
+        .build();
+    let client = client(&[&create, &describe]);
+
+    let (report, _) = run(&client, &monitor_plan()).await;
+
+    assert_eq!(describe.num_calls(), 1);
+    assert_eq!(
+        report.stack_sets[0].operations[0].operation_id,
+        "assigned-by-endpoint"
+    );
+    assert!(report.converged());
+}
+
+/// OperationInProgressException while ListStackSetOperations shows nothing running (it lags
+/// behind, or the blocking operation has a status this version does not know): the calls are
+/// bounded by `max_in_progress_waits`, and the error names the conflict.
+#[tokio::test]
+async fn in_progress_with_nothing_listed_gives_up_after_the_allowed_waits() {
+    let calls = Recorder::<Instant>::new();
+    let create = {
+        let calls = calls.clone();
+        mock!(Client::create_stack_instances)
+            .match_requests(move |_| calls.record(&Instant::now()))
+            .sequence()
+            .http_status(
+                409,
+                Some(wire_error("OperationInProgressException", IN_PROGRESS)),
+            )
+            .repeatedly()
+            .build()
+    };
+    let list = mock!(Client::list_stack_set_operations)
+        .sequence()
+        .output(|| listing(vec![summary("old-1", "SUCCEEDED")], None))
+        .repeatedly()
+        .build();
+    let client = client(&[&create, &list]);
+    let poll = PollPolicy {
+        initial: std::time::Duration::from_millis(20),
+        ..fast_poll()
+    };
+
+    let (report, events) = run_with(&client, &monitor_plan(), poll).await;
+
+    assert_eq!(
+        create.num_calls(),
+        6,
+        "the first call and one per allowed wait (5)"
+    );
+    assert_eq!(list.num_calls(), 5);
+    assert!(events.is_empty(), "{events:?}");
+    let op = &report.stack_sets[0].operations[0];
+    assert_eq!(op.status, "NOT_STARTED");
+    let error = op.error.as_deref().unwrap();
+    assert!(error.contains("OperationInProgressException"), "{error}");
+    // Calling again the instant nothing is listed is a retry storm at AWS's scale (the default
+    // max_in_progress_waits = 20: 21 calls within a second). Between two calls there should be
+    // at least the policy's first poll delay.
+    let at = calls.requests();
+    let gaps: Vec<_> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= poll.initial),
+        "no pause between OperationInProgressException retries when ListStackSetOperations \
+         lists nothing running: gaps {gaps:?}"
+    );
+}
