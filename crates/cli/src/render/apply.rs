@@ -39,7 +39,10 @@ pub fn table(report: &ApplyReport) -> String {
                 action_label(op.action).to_string(),
                 op.operation_id.clone(),
                 op.instances.to_string(),
-                op.status.clone(),
+                match &op.status_reason {
+                    Some(reason) => format!("{}: {reason}", op.status),
+                    None => op.status.clone(),
+                },
                 op.failures.len().to_string(),
             ]);
             for f in &op.failures {
