@@ -35,7 +35,12 @@ fn organization(accounts: usize) -> Inventory {
     let mut ous = BTreeMap::new();
     ous.insert(
         "r-root".to_string(),
-        OrganizationalUnit { id: "r-root".into(), name: "Root".into(), parent_id: None, path: "/".into() },
+        OrganizationalUnit {
+            id: "r-root".into(),
+            name: "Root".into(),
+            parent_id: None,
+            path: "/".into(),
+        },
     );
     let mut level = vec!["r-root".to_string()];
     for depth in 0..5 {
@@ -44,8 +49,20 @@ fn organization(accounts: usize) -> Inventory {
             for child in 0..4 {
                 let id = format!("ou-root-{:08x}", ous.len());
                 let parent_path = &ous[parent].path;
-                let path = if parent_path == "/" { format!("/L{depth}N{child}") } else { format!("{parent_path}/L{depth}N{child}") };
-                ous.insert(id.clone(), OrganizationalUnit { id: id.clone(), name: format!("L{depth}N{child}"), parent_id: Some(parent.clone()), path });
+                let path = if parent_path == "/" {
+                    format!("/L{depth}N{child}")
+                } else {
+                    format!("{parent_path}/L{depth}N{child}")
+                };
+                ous.insert(
+                    id.clone(),
+                    OrganizationalUnit {
+                        id: id.clone(),
+                        name: format!("L{depth}N{child}"),
+                        parent_id: Some(parent.clone()),
+                        path,
+                    },
+                );
                 next.push(id);
             }
         }
@@ -59,7 +76,11 @@ fn organization(accounts: usize) -> Inventory {
                 id: id.clone(),
                 name: format!("account-{i}"),
                 email: format!("a{i}@example.com"),
-                status: if i % 97 == 0 { AccountStatus::Suspended } else { AccountStatus::Active },
+                status: if i % 97 == 0 {
+                    AccountStatus::Suspended
+                } else {
+                    AccountStatus::Active
+                },
                 parent_id: leaves[i % leaves.len()].clone(),
             };
             (id, account)
@@ -77,9 +98,19 @@ fn organization(accounts: usize) -> Inventory {
 fn main() {
     let dir = std::env::temp_dir().join(format!("stackfleet-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    std::fs::write(dir.join("t.yaml"), "Resources:\n  H:\n    Type: AWS::CloudFormation::WaitConditionHandle\n").expect("template");
-    let regions: Vec<&str> = KNOWN_REGIONS.iter().copied().filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov")).take(30).collect();
-    let mut text = format!("[organization]\nhome_region = \"us-east-1\"\n[defaults]\nregions = {regions:?}\n");
+    std::fs::write(
+        dir.join("t.yaml"),
+        "Resources:\n  H:\n    Type: AWS::CloudFormation::WaitConditionHandle\n",
+    )
+    .expect("template");
+    let regions: Vec<&str> = KNOWN_REGIONS
+        .iter()
+        .copied()
+        .filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov"))
+        .take(30)
+        .collect();
+    let mut text =
+        format!("[organization]\nhome_region = \"us-east-1\"\n[defaults]\nregions = {regions:?}\n");
     for n in 0..3 {
         text.push_str(&format!(
             "[[stack_sets]]\nname = \"set-{n}\"\ntemplate = \"t.yaml\"\npermission_model = \"self-managed\"\n[stack_sets.targets]\norganizational_units = [\"/\"]\nexclude_organizational_units = [\"/L0N3/L1N3\"]\n"
@@ -88,7 +119,9 @@ fn main() {
     let path = dir.join("fleet.toml");
     std::fs::write(&path, &text).expect("fleet.toml");
 
-    println!("accounts  regions  stack sets  instances desired  to create  to delete  operations  time");
+    println!(
+        "accounts  regions  stack sets  instances desired  to create  to delete  operations  time"
+    );
     let mut per_instance = Vec::new();
     for size in [100usize, 1_000, 10_000] {
         let inventory = organization(size);
@@ -109,7 +142,9 @@ fn main() {
                 }
             }
             let name = format!("set-{n}");
-            observed.stack_sets.insert(name.clone(), stack_set(&name, instances));
+            observed
+                .stack_sets
+                .insert(name.clone(), stack_set(&name, instances));
         }
 
         let started = Instant::now();
@@ -131,7 +166,11 @@ fn main() {
     }
     println!(
         "ns per desired instance: {}",
-        per_instance.iter().map(|n| format!("{n:.0}")).collect::<Vec<_>>().join(" → ")
+        per_instance
+            .iter()
+            .map(|n| format!("{n:.0}"))
+            .collect::<Vec<_>>()
+            .join(" → ")
     );
     println!("peak memory (VmHWM): {}", peak_memory());
     let _ = std::fs::remove_dir_all(&dir);
@@ -177,6 +216,10 @@ fn with_template(mut observed: Observed, body: &str) -> Observed {
 fn peak_memory() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" ")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        })
         .unwrap_or_else(|| "unknown".into())
 }

@@ -375,7 +375,14 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
             } = instance;
             let _ = serde_json::to_writer(
                 &mut hasher,
-                &(account, region, status, detailed_status, status_reason, organizational_unit_id),
+                &(
+                    account,
+                    region,
+                    status,
+                    detailed_status,
+                    status_reason,
+                    organizational_unit_id,
+                ),
             );
         }
     }

@@ -2,5 +2,6 @@
 
 mod common;
 mod coverage;
+mod org;
 mod plan;
 mod validate;
