@@ -7,6 +7,7 @@ mod error;
 mod printer;
 mod progress;
 mod render;
+mod report;
 mod state;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STACKFLEET_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -30,7 +32,7 @@ fn main() -> ExitCode {
     match run(cli, printer) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprint!("{}", report::render(&e));
             ExitCode::from(e.exit_code())
         }
     }

@@ -783,7 +783,7 @@ impl Checker<'_> {
             }
         }
         for (param, decl) in &template.parameters {
-            if !decl.has_default && !parameters.contains_key(param) {
+            if !decl.has_default() && !parameters.contains_key(param) {
                 let at = parameters_span.clone().unwrap_or_else(|| raw.name.span());
                 self.error(
                     &at,

@@ -16,6 +16,7 @@ use crate::fleet::{
 };
 use crate::inventory::{AccountStatus, Inventory, OrganizationTree};
 use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
+use crate::template::Template;
 
 /// The version of the plan file format; `apply plan.json` refuses other versions.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -625,7 +626,7 @@ fn plan_stack_set(
                     ),
                 ));
             }
-            let (changes, diff) = stack_set_changes(o, &desired);
+            let (changes, diff) = stack_set_changes(o, &desired, &spec.template);
             let action = if changes.is_empty() {
                 StackSetAction::None
             } else {
@@ -834,6 +835,7 @@ fn operations_for(
 fn stack_set_changes(
     observed: &ObservedStackSet,
     desired: &DesiredStackSet,
+    template: &Template,
 ) -> (Vec<FieldChange>, Option<String>) {
     let mut changes = Vec::new();
     let mut change = |field: String, before: Option<&str>, after: Option<&str>| {
@@ -863,14 +865,29 @@ fn stack_set_changes(
         );
     }
 
+    // A parameter left unset takes the template's default, whether StackSets lists it or not.
+    let default = |key: &String| {
+        template
+            .parameters
+            .get(key)
+            .and_then(|p| p.default.as_deref())
+    };
     let keys: BTreeSet<&String> = observed
         .parameters
         .keys()
         .chain(desired.parameters.keys())
         .collect();
     for key in keys {
-        let before = observed.parameters.get(key).map(String::as_str);
-        let after = desired.parameters.get(key).map(String::as_str);
+        let before = observed
+            .parameters
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| default(key));
+        let after = desired
+            .parameters
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| default(key));
         let secret = desired.no_echo_parameters.contains(key);
         // CloudFormation never returns a NoEcho value, so a masked value cannot be compared.
         if before == after || (secret && before == Some(MASK) && after.is_some()) {
@@ -907,14 +924,8 @@ fn stack_set_changes(
         }
     }
 
-    if observed.capabilities != desired.capabilities {
-        let join = |c: &BTreeSet<String>| c.iter().cloned().collect::<Vec<_>>().join(",");
-        change(
-            "capabilities".to_string(),
-            Some(&join(&observed.capabilities)),
-            Some(&join(&desired.capabilities)),
-        );
-    }
+    // Capabilities are not compared: they acknowledge what a template may do and are sent with
+    // every create and update, so a change of them alone is no reason to touch every instance.
     if !same_role(
         observed.administration_role_arn.as_deref(),
         desired.administration_role_arn.as_deref(),

@@ -25,8 +25,9 @@ pub struct Template {
 /// One entry of the template's `Parameters` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateParameter {
-    /// Whether the parameter has a `Default`, so fleet.toml may leave it unset.
-    pub has_default: bool,
+    /// The `Default`, as CloudFormation would pass it (lists joined with commas), if any; with
+    /// one, fleet.toml may leave the parameter unset.
+    pub default: Option<String>,
     /// Whether the parameter is `NoEcho`: its value is masked wherever stackfleet shows it.
     pub no_echo: bool,
 }
@@ -77,17 +78,11 @@ pub fn parse_template(file: &Path, body: &str) -> Result<Template, Diagnostic> {
                     ));
                 };
                 let decl = decl.as_mapping();
-                let has_default = decl.is_some_and(|d| d.contains_key("Default"));
+                let default = decl.and_then(|d| d.get("Default")).map(scalar_text);
                 let no_echo = decl
                     .and_then(|d| d.get("NoEcho"))
                     .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
-                parameters.insert(
-                    name.to_string(),
-                    TemplateParameter {
-                        has_default,
-                        no_echo,
-                    },
-                );
+                parameters.insert(name.to_string(), TemplateParameter { default, no_echo });
             }
         }
         Some(_) => {
@@ -102,6 +97,24 @@ pub fn parse_template(file: &Path, body: &str) -> Result<Template, Diagnostic> {
         parameters,
         has_transform: root.contains_key("Transform"),
     })
+}
+
+impl TemplateParameter {
+    /// Whether fleet.toml may leave the parameter unset.
+    pub fn has_default(&self) -> bool {
+        self.default.is_some()
+    }
+}
+
+/// A parameter default as the text CloudFormation would use.
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Sequence(items) => items.iter().map(scalar_text).collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    }
 }
 
 /// The YAML error's message without the " at line L column C" that we report separately.
@@ -128,8 +141,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.parameters.len(), 2);
-        assert!(!t.parameters["Email"].has_default);
-        assert!(t.parameters["Secret"].has_default && t.parameters["Secret"].no_echo);
+        assert!(!t.parameters["Email"].has_default());
+        assert_eq!(t.parameters["Secret"].default.as_deref(), Some("x"));
+        assert!(t.parameters["Secret"].no_echo);
         assert!(!t.has_transform);
     }
 

@@ -1,0 +1,392 @@
+//! What every end-to-end test needs: a private moto server, the seed script, the real
+//! `stackfleet` binary with a clean AWS environment, and a scratch directory for fleet.toml.
+//!
+//! ```ignore
+//! let moto = Moto::start();
+//! let org = seed(&moto, json!({"accounts": [{"name": "prod", "ou": "/Prod"}]}));
+//! let ws = Workspace::new().with_marker_template().with_fleet(FLEET);
+//! let run = stackfleet(&moto, ws.path(), &["plan", "--output", "json"]);
+//! run.assert_code(0);
+//! ```
+//!
+//! Every caller of moto is account 123456789012, so tests never share a server: each test starts
+//! its own [`Moto`], which dies with it. [`Moto::state`] proves a command changed nothing there;
+//! a [`Tripwire`] endpoint proves a command made no network call at all.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The repository root, where `.venv`, `scripts/` and `templates/` are.
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The binary under test.
+const STACKFLEET: &str = env!("CARGO_BIN_EXE_stackfleet");
+
+/// How long moto may take to report its port on a busy machine.
+const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A template moto deploys in any account and region: a `WaitConditionHandle` needs no
+/// properties and no physical name (moto fails on unnamed SNS topics and SQS queues in
+/// self-managed member stacks, whose stack names contain ':').
+pub const MARKER_TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
+Description: stackfleet end-to-end test stack
+Parameters:
+  Team:
+    Type: String
+    Description: Who owns the stack
+Resources:
+  Marker:
+    Type: AWS::CloudFormation::WaitConditionHandle
+"#;
+
+fn venv(tool: &str) -> PathBuf {
+    let path = Path::new(REPO).join(".venv/bin").join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/ensure-venv first",
+        path.display()
+    );
+    path
+}
+
+/// Anything the `stackfleet` binary can be pointed at with `AWS_ENDPOINT_URL`.
+pub trait Endpoint {
+    /// `http://127.0.0.1:PORT`.
+    fn url(&self) -> String;
+}
+
+/// A moto server of this test alone, on a free port; killed when dropped.
+pub struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    /// Starts `moto_server -p 0` and waits until it reports its port. Its stderr keeps being
+    /// drained in a thread, since moto stops answering once that pipe is full.
+    pub fn start() -> Moto {
+        let mut child = Command::new(venv("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("moto_server starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel::<Result<String, String>>();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut seen = String::new();
+            for line in lines.by_ref() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix(" * Running on ") {
+                    let _ = tx.send(Ok(url.trim().to_string()));
+                    // Keep draining until moto exits and the pipe closes.
+                    lines.for_each(drop);
+                    return;
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            let _ = tx.send(Err(seen));
+        });
+        let url = match rx.recv_timeout(MOTO_START_TIMEOUT) {
+            Ok(Ok(url)) => url,
+            Ok(Err(output)) => {
+                let _ = child.wait();
+                panic!("moto_server exited before reporting its port:\n{output}");
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("moto_server did not report its port within {MOTO_START_TIMEOUT:?}");
+            }
+        };
+        Moto { child, url }
+    }
+}
+
+impl Moto {
+    /// moto's CloudFormation and Organizations objects (from `GET /moto-api/data.json`), to
+    /// prove that a command changed nothing: compare the value before and after it.
+    pub fn state(&self) -> Value {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect to moto");
+        write!(
+            stream,
+            "GET /moto-api/data.json HTTP/1.0\r\nHost: {addr}\r\n\r\n"
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response read");
+        let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+        assert!(head.starts_with("HTTP/1.1 200"), "moto-api: {head}");
+        let all: Value = serde_json::from_str(body).expect("moto-api returns JSON");
+        // moto lists a service only once something used it, and every model of it then, if only
+        // with no objects: keep just the models that have objects.
+        let mut state = serde_json::Map::new();
+        for service in ["cloudformation", "organizations"] {
+            for (model, objects) in all[service].as_object().into_iter().flatten() {
+                if objects.as_array().is_some_and(|o| !o.is_empty()) {
+                    state.insert(format!("{service}.{model}"), objects.clone());
+                }
+            }
+        }
+        Value::Object(state)
+    }
+}
+
+impl Endpoint for Moto {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An endpoint that must never be called: a listener nobody accepts on. Any connection attempt
+/// completes in the kernel and stays queued, so [`Tripwire::assert_untouched`] sees it.
+pub struct Tripwire {
+    listener: TcpListener,
+}
+
+impl Tripwire {
+    /// Binds a free port on 127.0.0.1.
+    pub fn new() -> Tripwire {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        Tripwire { listener }
+    }
+
+    /// Panics if anything connected (call it after the process under test exited).
+    pub fn assert_untouched(&self) {
+        match self.listener.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("expected no network use, but {peer} connected"),
+            Err(e) => panic!("accept on the tripwire failed: {e}"),
+        }
+    }
+}
+
+impl Endpoint for Tripwire {
+    fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.listener.local_addr().expect("bound listener")
+        )
+    }
+}
+
+/// Removes every AWS_* and STACKFLEET_* variable the test process inherited, so that only what a
+/// test sets reaches a child.
+fn clean_env(cmd: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("AWS_") || key.starts_with("STACKFLEET_") {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
+/// Seeds moto with `scripts/seed_org.py --spec -` (the spec format is documented in that
+/// script's header) and returns what it printed: organization, OU and account ids.
+pub fn seed(moto: &Moto, spec: Value) -> Value {
+    run_seed(moto, &["--spec", "-"], Some(spec))
+}
+
+/// Seeds moto with the example organization (`scripts/seed_org.py --example`).
+pub fn seed_example(moto: &Moto) -> Value {
+    run_seed(moto, &["--example"], None)
+}
+
+/// The example organization's spec (`scripts/seed_org.py --dump-example`), to extend with
+/// stack sets and pass to [`seed`].
+pub fn example_spec() -> Value {
+    let out = clean_env(&mut Command::new(venv("python")))
+        .current_dir(REPO)
+        .args(["scripts/seed_org.py", "--dump-example"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("seed_org.py runs");
+    assert!(
+        out.status.success(),
+        "seed_org.py --dump-example failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("seed_org.py prints JSON")
+}
+
+fn run_seed(moto: &Moto, args: &[&str], spec: Option<Value>) -> Value {
+    use std::io::Write;
+    let mut child = clean_env(&mut Command::new(venv("python")))
+        .current_dir(REPO)
+        .arg("scripts/seed_org.py")
+        .args(["--endpoint", &moto.url])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("seed_org.py starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    if let Some(spec) = spec {
+        stdin
+            .write_all(spec.to_string().as_bytes())
+            .expect("spec written");
+    }
+    drop(stdin);
+    let out = child.wait_with_output().expect("seed_org.py runs");
+    assert!(
+        out.status.success(),
+        "seed_org.py failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("seed_org.py prints JSON")
+}
+
+/// The id of the account named `name` in `seed`'s output.
+pub fn account_id(org: &Value, name: &str) -> String {
+    org["accounts"][name]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no account {name:?} in the seeded organization"))
+        .to_string()
+}
+
+/// How a `stackfleet` run ended.
+#[derive(Debug)]
+pub struct Run {
+    /// The exit code; `None` if a signal ended the process.
+    pub code: Option<i32>,
+    /// Everything on stdout.
+    pub stdout: String,
+    /// Everything on stderr.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics, showing the whole run, unless it exited with `code`.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Stdout as JSON; panics (showing it) if it is not exactly one JSON document.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not pure JSON ({e}):\n{}\n--- stderr ---\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    pub fn snapshot(&self) -> String {
+        format!(
+            "exit code: {}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.code.map_or("signal".to_string(), |c| c.to_string()),
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+/// Runs the `stackfleet` binary in `dir` against `endpoint` with nothing but the standard AWS SDK
+/// variables: dummy static credentials, us-east-1, two attempts per call, and no profile, no
+/// service-specific endpoint and no `~/.aws` files of the developer (the config and credentials
+/// files are `/dev/null`).
+pub fn stackfleet(endpoint: &impl Endpoint, dir: &Path, args: &[&str]) -> Run {
+    // Empty rather than missing: the SDK warns on stderr about a configured file that is absent.
+    let empty = Path::new("/dev/null");
+    let out = clean_env(&mut Command::new(STACKFLEET))
+        .current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint.url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .env("AWS_CONFIG_FILE", empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
+        .stdin(Stdio::null())
+        .output()
+        .expect("stackfleet runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// A scratch directory holding a fleet.toml and its templates; removed when dropped.
+pub struct Workspace {
+    dir: TempDir,
+}
+
+impl Workspace {
+    /// An empty directory.
+    pub fn new() -> Workspace {
+        Workspace {
+            dir: tempfile::Builder::new()
+                .prefix("stackfleet-it-")
+                .tempdir()
+                .expect("temporary directory"),
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `relative`, creating parent directories.
+    pub fn write(self, relative: &str, contents: &str) -> Self {
+        let path = self.dir.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create directory");
+        }
+        std::fs::write(&path, contents).expect("write file");
+        self
+    }
+
+    /// Copies `relative` from the repository to the same place here.
+    pub fn copy_from_repo(self, relative: &str) -> Self {
+        let text = std::fs::read_to_string(Path::new(REPO).join(relative))
+            .unwrap_or_else(|e| panic!("read {relative} from the repository: {e}"));
+        self.write(relative, &text)
+    }
+
+    /// Writes fleet.toml.
+    pub fn with_fleet(self, toml: &str) -> Self {
+        self.write("fleet.toml", toml)
+    }
+
+    /// Writes [`MARKER_TEMPLATE`] as `templates/marker.yaml`.
+    pub fn with_marker_template(self) -> Self {
+        self.write("templates/marker.yaml", MARKER_TEMPLATE)
+    }
+}

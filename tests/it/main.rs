@@ -1,0 +1,10 @@
+//! The end-to-end suite: the real `stackfleet` binary, through the real AWS SDK, against a moto
+//! server per test (see `harness`). Run with `cargo test --test it`; `scripts/ensure-venv`
+//! provides moto.
+//!
+//! Output snapshots live in `snapshots/`. After an intended change of output, rewrite them with
+//! `INSTA_UPDATE=always cargo test --test it` (or `cargo insta review`) and review the diff.
+
+mod harness;
+mod plan;
+mod validate;
