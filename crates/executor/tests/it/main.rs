@@ -8,6 +8,7 @@
 
 mod apply_errors;
 mod conflicts;
+mod drift;
 mod failures;
 mod lifecycle;
 mod observe;
