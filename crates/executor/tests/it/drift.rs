@@ -117,8 +117,8 @@ async fn detection_is_waited_for_and_drifted_resources_are_listed() {
                 && r.stack_instance_region() == Some(USE1)
                 && r.operation_id() == Some("drift-1")
                 && r.next_token().is_none()
-                && r.stack_instance_resource_drift_statuses()
-                    == &[
+                && *r.stack_instance_resource_drift_statuses()
+                    == [
                         StackResourceDriftStatus::Modified,
                         StackResourceDriftStatus::Deleted,
                     ]
