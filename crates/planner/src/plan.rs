@@ -80,6 +80,81 @@ pub struct Summary {
     pub operations: usize,
 }
 
+impl Plan {
+    /// The plan as it may be printed or saved: the value of every NoEcho parameter replaced by
+    /// [`MASK`], with a salted digest that [`Plan::unmask`] checks.
+    pub fn masked(&self) -> Plan {
+        let mut plan = self.clone();
+        for set in &mut plan.stack_sets {
+            let Some(desired) = &mut set.desired else {
+                continue;
+            };
+            for key in desired.no_echo_parameters.clone() {
+                if let Some(value) = desired.parameters.get_mut(&key)
+                    && value != MASK
+                {
+                    let digest = secret_digest(&plan.fingerprint, &set.name, &key, value);
+                    desired.no_echo_digests.insert(key.clone(), digest);
+                    *value = MASK.to_string();
+                }
+            }
+        }
+        plan
+    }
+
+    /// Whether the plan holds masked values that [`Plan::unmask`] must restore before apply.
+    pub fn is_masked(&self) -> bool {
+        self.stack_sets
+            .iter()
+            .filter_map(|s| s.desired.as_ref())
+            .any(|d| !d.no_echo_digests.is_empty())
+    }
+
+    /// Restores masked NoEcho values from `fleet` (the fleet.toml the plan was made from),
+    /// checking each against its digest. The error names the first parameter that fleet.toml
+    /// lacks or whose value changed since the plan was made.
+    pub fn unmask(&mut self, fleet: &Fleet) -> Result<(), String> {
+        let fingerprint = self.fingerprint.clone();
+        for set in &mut self.stack_sets {
+            let Some(desired) = &mut set.desired else {
+                continue;
+            };
+            let spec = fleet.stack_sets.iter().find(|s| s.name == set.name);
+            for (key, digest) in std::mem::take(&mut desired.no_echo_digests) {
+                let value = spec.and_then(|s| s.parameters.get(&key)).ok_or_else(|| {
+                    format!(
+                        "the plan masks NoEcho parameter {key} of stack set {}, and {} does not set it",
+                        set.name,
+                        fleet.path.display()
+                    )
+                })?;
+                if secret_digest(&fingerprint, &set.name, &key, value) != digest {
+                    return Err(format!(
+                        "NoEcho parameter {key} of stack set {} in {} is not the value the plan was made with",
+                        set.name,
+                        fleet.path.display()
+                    ));
+                }
+                desired.parameters.insert(key, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn secret_digest(fingerprint: &str, stack_set: &str, key: &str, value: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [fingerprint, stack_set, key, value] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Summary {
     /// Whether applying the plan would change anything.
     pub fn has_changes(&self) -> bool {
@@ -231,6 +306,10 @@ pub struct DesiredStackSet {
     /// Parameters the template marks NoEcho, to mask wherever they are shown.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub no_echo_parameters: BTreeSet<String>,
+    /// In a masked plan: for each NoEcho parameter, a digest of its value, salted with the plan's
+    /// fingerprint, so that apply can check the value fleet.toml gives it later.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_echo_digests: BTreeMap<String, String>,
     /// Tags, stackfleet's own included.
     pub tags: BTreeMap<String, String>,
     /// Capabilities.
@@ -577,6 +656,7 @@ fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
             .filter(|(_, p)| p.no_echo)
             .map(|(name, _)| name.clone())
             .collect(),
+        no_echo_digests: BTreeMap::new(),
         tags,
         capabilities: spec.capabilities.clone(),
         administration_role_arn: spec.administration_role_arn.clone(),

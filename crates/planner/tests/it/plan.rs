@@ -289,6 +289,42 @@ fn secret_parameters_are_masked_in_changes() {
 }
 
 #[test]
+fn saved_plans_mask_secrets_and_apply_restores_them_from_fleet_toml() {
+    let inventory = org(&[("100000000001", "/A", Active)]);
+    let with = |secret: &str| {
+        let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+            "Email = \"sec@example.com\"",
+            &format!("Email = \"sec@example.com\", Secret = \"{secret}\""),
+        );
+        let dir = Dir::new();
+        let fleet = dir.parse(&text).unwrap();
+        (dir, fleet)
+    };
+    let (_dir, fleet) = with("hunter2");
+    let full = plan(&fleet, &inventory, &nothing()).unwrap();
+    let masked = full.masked();
+    let saved = serde_json::to_string(&masked).unwrap();
+    assert!(!saved.contains("hunter2"), "{saved}");
+    assert!(saved.contains("\"Secret\":\"****\""));
+    assert!(masked.is_masked());
+
+    let mut loaded: Plan = serde_json::from_str(&saved).unwrap();
+    loaded.unmask(&fleet).unwrap();
+    assert_eq!(
+        loaded, full,
+        "unmasking gives back exactly the plan that was made"
+    );
+
+    let (_other, changed) = with("hunter3");
+    let mut stale: Plan = serde_json::from_str(&saved).unwrap();
+    let err = stale.unmask(&changed).unwrap_err();
+    assert!(
+        err.contains("NoEcho parameter Secret of stack set monitor"),
+        "{err}"
+    );
+}
+
+#[test]
 fn failed_instances_are_retried() {
     let inventory = org(&[
         ("100000000001", "/A", Active),
