@@ -2,6 +2,7 @@
 
 mod common;
 mod coverage;
+mod fuzz;
 mod org;
 mod plan;
 mod validate;
