@@ -1,6 +1,7 @@
 //! Bad input never panics or hangs, and every rejection names a place: arbitrary bytes, structured
 //! mutations of a valid fleet.toml and template, and pathological shapes (huge, deep, binary,
-//! empty, not UTF-8). `cargo fuzz` targets in fuzz/ run the same checks for longer.
+//! empty, not UTF-8). The test command runs 2,000 cases of each; a longer fuzzing run is
+//! `STACKFLEET_FUZZ_CASES=200000 cargo test --release -p stackfleet-planner --test it fuzz`.
 
 use std::path::Path;
 
@@ -115,8 +116,16 @@ fn apply(text: &str, mutations: &[Mutation]) -> Vec<u8> {
     bytes
 }
 
+/// Cases per property: 2,000 in the test command, more on demand.
+fn cases() -> u32 {
+    std::env::var("STACKFLEET_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn arbitrary_bytes_give_located_errors(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
