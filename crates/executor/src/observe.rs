@@ -20,6 +20,10 @@ pub const READ_CONCURRENCY: usize = 4;
 /// The largest page ListStackInstances returns.
 const INSTANCES_PAGE_SIZE: i32 = 100;
 
+/// The largest page ListStackSets returns, asked for explicitly: an account near the quota of
+/// 1,000 stack sets then takes 10 pages, whatever the service's default page size.
+const STACK_SETS_PAGE_SIZE: i32 = 100;
+
 /// The SDK's `CallAs` for fleet.toml's setting.
 pub fn call_as(call_as: CallAs) -> AwsCallAs {
     match call_as {
@@ -42,6 +46,7 @@ pub async fn observe(
         .list_stack_sets()
         .status(StackSetStatus::Active)
         .call_as(as_caller.clone())
+        .max_results(STACK_SETS_PAGE_SIZE)
         .into_paginator()
         .send()
         .try_collect()

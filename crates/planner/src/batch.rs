@@ -10,9 +10,14 @@
 //! - by account signature, greedily: accounts missing the same regions share a rectangle, and a
 //!   signature that is a disjoint union of smaller ones reuses their rectangles.
 //!
-//! Both are deterministic: the same cells always give the same rectangles in the same order.
+//! When the pattern is small once identical regions and identical accounts are merged (at most
+//! 8 of either, `exact::MAX_WIDTH`), a bounded exact search then looks for a smaller partition.
+//!
+//! All are deterministic: the same cells always give the same rectangles in the same order.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+mod exact;
 
 /// An accounts × regions rectangle: every account in every region.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,11 +69,14 @@ pub fn partition(cells: &BTreeMap<String, BTreeSet<String>>) -> Vec<Rectangle> {
 
     let atoms = by_atoms(&signatures);
     let greedy = by_signatures(&signatures);
-    let blocks = if atoms.len() < greedy.len() {
+    let mut blocks = if atoms.len() < greedy.len() {
         atoms
     } else {
         greedy
     };
+    if let Some(fewer) = by_exact_search(&signatures, blocks.len()) {
+        blocks = fewer;
+    }
 
     let mut out: Vec<Rectangle> = blocks
         .into_iter()
@@ -90,8 +98,9 @@ pub fn partition(cells: &BTreeMap<String, BTreeSet<String>>) -> Vec<Rectangle> {
     out
 }
 
-/// One rectangle per group of regions that the same signatures contain.
-fn by_atoms<'a>(signatures: &BTreeMap<Mask, Vec<&'a str>>) -> Vec<(Mask, Vec<&'a str>)> {
+/// Regions grouped by the signatures that contain them: every signature holds a group whole or
+/// not at all, so a group acts as one region. Keyed by the containing signatures.
+fn atoms(signatures: &BTreeMap<Mask, Vec<&str>>) -> BTreeMap<Vec<Mask>, Mask> {
     let mut atoms: BTreeMap<Vec<Mask>, Mask> = BTreeMap::new();
     for bit in 0..Mask::BITS {
         let containing: Vec<Mask> = signatures
@@ -104,6 +113,11 @@ fn by_atoms<'a>(signatures: &BTreeMap<Mask, Vec<&'a str>>) -> Vec<(Mask, Vec<&'a
         }
     }
     atoms
+}
+
+/// One rectangle per group of regions that the same signatures contain.
+fn by_atoms<'a>(signatures: &BTreeMap<Mask, Vec<&'a str>>) -> Vec<(Mask, Vec<&'a str>)> {
+    atoms(signatures)
         .into_iter()
         .map(|(containing, atom)| {
             let accounts = containing
@@ -144,6 +158,79 @@ fn by_signatures<'a>(signatures: &BTreeMap<Mask, Vec<&'a str>>) -> Vec<(Mask, Ve
         }
     }
     blocks
+}
+
+/// The minimum partition, if it has fewer than `found` blocks and the pattern has at most
+/// `exact::MAX_WIDTH` region groups or signatures (the search runs on the narrower side).
+fn by_exact_search<'a>(
+    signatures: &BTreeMap<Mask, Vec<&'a str>>,
+    found: usize,
+) -> Option<Vec<(Mask, Vec<&'a str>)>> {
+    let atoms: Vec<Mask> = atoms(signatures).into_values().collect();
+    let signatures: Vec<(Mask, &Vec<&'a str>)> = signatures.iter().map(|(s, a)| (*s, a)).collect();
+    // `row` over `columns`: bit i is set when column i meets it.
+    let bits = |row: Mask, columns: &mut dyn Iterator<Item = Mask>| {
+        columns
+            .enumerate()
+            .filter(|(_, c)| c & row != 0)
+            .fold(0u32, |m, (i, _)| m | 1 << i)
+    };
+    let width = exact::MAX_WIDTH as usize;
+    let mut blocks: Vec<(Mask, Vec<&'a str>)> = if atoms.len() <= width {
+        // Rows are signatures, columns region groups; a member is a set of region groups.
+        let rows: Vec<u32> = signatures
+            .iter()
+            .map(|(s, _)| bits(*s, &mut atoms.iter().copied()))
+            .collect();
+        let family = exact::family(&rows, found)?;
+        let mut blocks: Vec<(Mask, Vec<&str>)> = family
+            .iter()
+            .map(|f| {
+                let regions = atoms
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| f & (1 << i) != 0)
+                    .fold(0, |m, (_, a)| m | a);
+                (regions, Vec::new())
+            })
+            .collect();
+        for (row, (_, accounts)) in rows.iter().zip(&signatures) {
+            for member in exact::decompose(&family, *row)? {
+                blocks[member].1.extend(accounts.iter().copied());
+            }
+        }
+        blocks
+    } else if signatures.len() <= width {
+        // Transposed: rows are region groups, columns signatures; a member is a set of
+        // signatures, whose accounts share the region groups that use it.
+        let rows: Vec<u32> = atoms
+            .iter()
+            .map(|a| bits(*a, &mut signatures.iter().map(|(s, _)| *s)))
+            .collect();
+        let family = exact::family(&rows, found)?;
+        let mut blocks: Vec<(Mask, Vec<&str>)> = family
+            .iter()
+            .map(|g| {
+                let accounts = signatures
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| g & (1 << i) != 0)
+                    .flat_map(|(_, (_, accounts))| accounts.iter().copied())
+                    .collect();
+                (0, accounts)
+            })
+            .collect();
+        for (row, atom) in rows.iter().zip(&atoms) {
+            for member in exact::decompose(&family, *row)? {
+                blocks[member].0 |= atom;
+            }
+        }
+        blocks
+    } else {
+        return None;
+    };
+    blocks.retain(|(regions, accounts)| *regions != 0 && !accounts.is_empty());
+    Some(blocks)
 }
 
 fn by_region(cells: &BTreeMap<String, BTreeSet<String>>, regions: &[&str]) -> Vec<Rectangle> {

@@ -41,6 +41,9 @@ pub struct OrganizationSettings {
     pub management_account: Option<Located<String>>,
     /// Whether to act as the management account or as a delegated administrator.
     pub call_as: CallAs,
+    /// If set, stackfleet assumes this IAM role (with the caller's credentials) before any other
+    /// call, so that it acts in the management or delegated-administrator account.
+    pub assume_role_arn: Option<Located<String>>,
 }
 
 /// A value from fleet.toml with the place it was written, for errors found only against AWS.
@@ -257,6 +260,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Fleet, Diagnostics> {
     }
 }
 
+/// Whether `arn` is an IAM role ARN, `arn:<partition>:iam::<12 digits>:role/<path/name>`, in any
+/// partition (`aws`, `aws-cn`, `aws-us-gov`, ...).
+pub fn is_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let partition_ok = partition
+        .strip_prefix("aws")
+        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let name_ok = resource
+        .strip_prefix("role/")
+        .and_then(|path| path.rsplit('/').next())
+        .is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+        });
+    partition_ok && account_ok && name_ok
+}
+
 // ---- raw, spanned shapes of the file -------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -276,6 +309,7 @@ struct RawOrganization {
     home_region: Spanned<String>,
     management_account: Option<Spanned<String>>,
     call_as: Option<CallAs>,
+    assume_role_arn: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -427,10 +461,23 @@ impl Checker<'_> {
             self.account_id(&a);
             self.located(a.get_ref().clone(), &a.span())
         });
+        let assume_role_arn = raw.assume_role_arn.map(|arn| {
+            if !is_role_arn(arn.get_ref()) {
+                self.error(
+                    &arn.span(),
+                    format!(
+                        "assume_role_arn {:?} is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>",
+                        arn.get_ref()
+                    ),
+                );
+            }
+            self.located(arn.get_ref().clone(), &arn.span())
+        });
         OrganizationSettings {
             home_region,
             management_account,
             call_as: raw.call_as.unwrap_or(CallAs::SelfAccount),
+            assume_role_arn,
         }
     }
 

@@ -59,6 +59,10 @@ pub struct PlanOrganization {
     pub home_region: String,
     /// As whom stackfleet calls StackSets.
     pub call_as: CallAs,
+    /// The role stackfleet assumed to make the plan (`organization.assume_role_arn`), which
+    /// `apply plan.json` assumes too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
 }
 
 /// Counts over the whole plan.
@@ -398,6 +402,11 @@ pub fn plan(
             management_account: inventory.management_account.clone(),
             home_region: fleet.organization.home_region.clone(),
             call_as: fleet.organization.call_as,
+            assume_role_arn: fleet
+                .organization
+                .assume_role_arn
+                .as_ref()
+                .map(|arn| arn.value.clone()),
         },
         summary,
         stack_sets,
@@ -489,11 +498,14 @@ impl std::io::Write for HashWriter {
 
 /// Names each operation `stackfleet-<digest>`; AWS allows `[a-zA-Z0-9][-a-zA-Z0-9]*`, 128 long.
 fn assign_operation_ids(fingerprint: &str, set: &mut StackSetPlan) {
-    let content = serde_json::to_vec(&*set).unwrap_or_default();
+    // The fingerprint and the stack set's plan are hashed once, streamed; each id continues from a
+    // copy of that state with its step (hashing the plan again per operation made the cost grow
+    // with operations × instances).
+    let mut content = HashWriter(Sha256::new());
+    content.0.update(fingerprint.as_bytes());
+    let _ = serde_json::to_writer(&mut content, &*set);
     for (step, op) in set.operations.iter_mut().enumerate() {
-        let mut hasher = Sha256::new();
-        hasher.update(fingerprint.as_bytes());
-        hasher.update(&content);
+        let mut hasher = content.0.clone();
         hasher.update(step.to_le_bytes());
         let digest = hasher.finalize();
         op.id = format!(
@@ -667,6 +679,11 @@ fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
     }
 }
 
+/// A set of a stack set's regions, one bit each. fleet.toml only accepts known regions, and there
+/// are fewer of them than bits.
+type RegionMask = u128;
+const _: () = assert!(crate::regions::KNOWN_REGIONS.len() <= RegionMask::BITS as usize);
+
 fn plan_stack_set(
     fleet: &Fleet,
     spec: &StackSetSpec,
@@ -677,11 +694,6 @@ fn plan_stack_set(
     let desired = desired_stack_set(fleet, spec);
     let no_instances = Vec::new();
     let instances = observed.map_or(&no_instances, |o| &o.instances);
-    let existing: BTreeMap<(&str, &str), &ObservedInstance> = instances
-        .iter()
-        .map(|i| ((i.account.as_str(), i.region.as_str()), i))
-        .collect();
-    let wanted_regions: BTreeSet<&str> = spec.regions.iter().map(String::as_str).collect();
     let untouchable: BTreeSet<&str> = inventory
         .accounts
         .values()
@@ -716,47 +728,67 @@ fn plan_stack_set(
         }
     };
 
-    let mut create: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for account in &selection.desired {
-        for region in &spec.regions {
-            if !existing.contains_key(&(account.as_str(), region.as_str())) {
-                create
-                    .entry(account.clone())
-                    .or_default()
-                    .insert(region.clone());
-            }
-        }
+    // The governed regions as bits, and the ones each desired account has: one account look-up
+    // per instance, instead of a search among all (account, region) pairs per desired instance.
+    let mut region_bit: BTreeMap<&str, RegionMask> = BTreeMap::new();
+    for region in &spec.regions {
+        let next = 1 << region_bit.len();
+        region_bit.entry(region.as_str()).or_insert(next);
     }
+    let governed = region_bit.values().fold(0, |all, bit| all | bit);
+    let mut present: BTreeMap<&str, RegionMask> = selection
+        .desired
+        .iter()
+        .map(|account| (account.as_str(), 0))
+        .collect();
     let mut delete: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut repair: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for instance in instances {
-        let wanted = selection.desired.contains(&instance.account)
-            && wanted_regions.contains(instance.region.as_str());
-        if wanted {
-            if action == StackSetAction::None && instance.needs_repair() {
-                repair
+        let bit = region_bit.get(instance.region.as_str());
+        match (present.get_mut(instance.account.as_str()), bit) {
+            (Some(has), Some(bit)) => {
+                *has |= bit;
+                if action == StackSetAction::None && instance.needs_repair() {
+                    repair
+                        .entry(instance.account.clone())
+                        .or_default()
+                        .insert(instance.region.clone());
+                }
+            }
+            _ if !untouchable.contains(instance.account.as_str()) => {
+                delete
                     .entry(instance.account.clone())
                     .or_default()
                     .insert(instance.region.clone());
             }
-        } else if !untouchable.contains(instance.account.as_str()) {
-            delete
-                .entry(instance.account.clone())
-                .or_default()
-                .insert(instance.region.clone());
+            _ => {}
+        }
+    }
+    let mut create: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (account, has) in present {
+        let missing = governed & !has;
+        if missing != 0 {
+            let regions = region_bit
+                .iter()
+                .filter(|(_, bit)| missing & **bit != 0)
+                .map(|(region, _)| region.to_string())
+                .collect();
+            create.insert(account.to_string(), regions);
         }
     }
 
+    let deployed_through = deployed_through(spec.permission_model, instances);
     let ou_of = |account: &str| -> Option<String> {
         inventory
             .accounts
             .get(account)
             .map(|a| a.parent_id.clone())
             .or_else(|| {
-                instances
-                    .iter()
-                    .find(|i| i.account == account)
-                    .and_then(|i| i.organizational_unit_id.clone())
+                deployed_through
+                    .get(account)
+                    .copied()
+                    .flatten()
+                    .map(str::to_string)
             })
     };
     let model = spec.permission_model;
@@ -817,11 +849,13 @@ fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan 
             .or_default()
             .insert(instance.region.clone());
     }
+    let deployed_through = deployed_through(set.permission_model, &set.instances);
     let ou_of = |account: &str| -> Option<String> {
-        set.instances
-            .iter()
-            .find(|i| i.account == account)
-            .and_then(|i| i.organizational_unit_id.clone())
+        deployed_through
+            .get(account)
+            .copied()
+            .flatten()
+            .map(str::to_string)
             .or_else(|| inventory.accounts.get(account).map(|a| a.parent_id.clone()))
     };
     let regions: BTreeSet<String> = set.instances.iter().map(|i| i.region.clone()).collect();
@@ -846,6 +880,25 @@ fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan 
         ),
         desired: None,
     }
+}
+
+/// The OU each account's first instance was deployed through, by account: looked up once per
+/// account of an operation, so a map rather than a scan. Only service-managed operations name
+/// OUs; for self-managed stack sets the map stays empty.
+fn deployed_through(
+    model: PermissionModel,
+    instances: &[ObservedInstance],
+) -> BTreeMap<&str, Option<&str>> {
+    let mut by_account = BTreeMap::new();
+    if model == PermissionModel::SelfManaged {
+        return by_account;
+    }
+    for instance in instances {
+        by_account
+            .entry(instance.account.as_str())
+            .or_insert(instance.organizational_unit_id.as_deref());
+    }
+    by_account
 }
 
 fn count(cells: &BTreeMap<String, BTreeSet<String>>) -> usize {

@@ -1,5 +1,6 @@
 //! The planner's integration tests: fleet.toml validation and the planning core, on plain values.
 
+mod batching;
 mod common;
 mod coverage;
 mod fuzz;

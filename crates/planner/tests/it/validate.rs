@@ -307,6 +307,55 @@ fn rejects_settings_of_the_other_permission_model() {
 }
 
 #[test]
+fn accepts_and_checks_the_role_to_assume() {
+    let dir = Dir::new();
+    let with_role = |arn: &str| {
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+            "home_region = \"us-east-1\"",
+            &format!("home_region = \"us-east-1\"\nassume_role_arn = \"{arn}\""),
+        )
+    };
+    for arn in [
+        "arn:aws:iam::123456789012:role/StackfleetAdmin",
+        "arn:aws-us-gov:iam::123456789012:role/security/stackfleet-apply",
+        "arn:aws-cn:iam::123456789012:role/a+b=c,d.e@f_g-h",
+    ] {
+        let fleet = dir.parse(&with_role(arn)).unwrap();
+        let role = fleet
+            .organization
+            .assume_role_arn
+            .expect("the role is kept");
+        assert_eq!(role.value, arn);
+        assert_eq!((role.location.line, role.location.column), (3, 19));
+    }
+    assert!(
+        dir.parse(&fleet_text(
+            &["us-east-1"],
+            "organizational_units = [\"/A\"]"
+        ))
+        .unwrap()
+        .organization
+        .assume_role_arn
+        .is_none()
+    );
+    for arn in [
+        "StackfleetAdmin",
+        "arn:aws:iam::123456789012:user/alice",
+        "arn:aws:iam::1234:role/StackfleetAdmin",
+        "arn:aws:sts::123456789012:assumed-role/StackfleetAdmin/x",
+        "arn:aws:iam::123456789012:role/",
+        "arn:azure:iam::123456789012:role/StackfleetAdmin",
+    ] {
+        rejects_at(
+            &with_role(arn),
+            &format!("\"{arn}\""),
+            0,
+            "is not an IAM role ARN",
+        );
+    }
+}
+
+#[test]
 fn reports_every_problem_at_once() {
     let text = fleet_text(&["us-east-1", "mars-1"], "accounts = [\"1\", \"2\"]");
     let errors = Dir::new().parse(&text).unwrap_err();
