@@ -2,12 +2,25 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// Keep one CloudFormation stack deployed across every account and region of an AWS
 /// Organization through StackSets, and prove that it is there.
 #[derive(Debug, Parser)]
-#[command(name = "stackfleet", version, about, max_term_width = 100)]
+#[command(
+    name = "stackfleet",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "Examples:
+  stackfleet init                                   write a starter fleet.toml for your organization
+  stackfleet plan --profile security-admin          what apply would change, with an SSO profile
+  stackfleet apply --assume-role arn:aws:iam::123456789012:role/StackfleetAdmin
+  stackfleet coverage --min-coverage 100            exit 2 unless every required cell is covered
+
+Credentials come from the standard AWS chain (environment, profiles, SSO, web identity).
+Results go to stdout; progress, logs and errors go to stderr. `stackfleet help <command>` explains a command."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -27,38 +40,115 @@ pub struct GlobalArgs {
         value_name = "FILE"
     )]
     pub config: PathBuf,
-    /// AWS profile to use (otherwise the standard credential chain: environment, profile, SSO, web identity).
-    #[arg(long, global = true, env = "AWS_PROFILE", hide_env = true)]
+    /// AWS profile to use (SSO, role or keys), over credentials in the environment; otherwise the
+    /// standard chain: environment, AWS_PROFILE, SSO, web identity.
+    #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Print only errors and the requested output.
-    #[arg(short, long, global = true)]
+    /// Region of the stack sets and of the AWS calls, for this run (overrides organization.home_region).
+    #[arg(long, global = true, value_name = "REGION", value_parser = parse_region)]
+    pub region: Option<String>,
+    /// Assume this IAM role through STS before anything else (overrides organization.assume_role_arn).
+    #[arg(long, global = true, value_name = "ROLE_ARN", value_parser = parse_role_arn)]
+    pub assume_role: Option<String>,
+    /// Print only errors and the requested output (no progress).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// More logs on stderr: -v info, -vv debug (STACKFLEET_LOG or RUST_LOG set the filter instead).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// No colours in help, logs and progress (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check fleet.toml and its templates without calling AWS.
+    /// Write a commented starter fleet.toml for the caller's organization.
     ///
-    /// Example: stackfleet validate -c fleet.toml
+    /// Reads the organization (root, top-level OUs) and the account's enabled regions, and writes
+    /// fleet.toml (or the -c file) with the S3 bucket-policy-change monitor as first stack set, and
+    /// its template under templates/ unless one is there already. The file validates as written.
+    #[command(after_help = "Examples:
+  stackfleet init --profile management         write ./fleet.toml
+  stackfleet init -c fleets/security.toml --region eu-west-1 --force")]
+    Init(InitArgs),
+    /// Check fleet.toml and its templates without calling AWS.
+    #[command(after_help = "Examples:
+  stackfleet validate
+  stackfleet validate -c examples/hub-and-spoke/fleet.toml")]
     Validate,
     /// Show exactly which stack sets and account × region instances apply would create, update or delete.
     ///
-    /// Example: stackfleet plan --output json --out plan.json --detailed-exitcode
+    /// Exits 2 with --detailed-exitcode when there are changes.
+    #[command(after_help = "Examples:
+  stackfleet plan
+  stackfleet plan --output markdown --out plan.json     (PR comment, and the plan to apply)
+  stackfleet plan --output json --detailed-exitcode")]
     Plan(PlanArgs),
     /// Roll the plan out through StackSets and wait for every operation, showing progress.
-    ///
-    /// Examples: stackfleet apply --auto-approve        (plan fleet.toml and apply it)
-    ///           stackfleet apply plan.json --auto-approve   (apply a reviewed, saved plan)
+    #[command(after_help = "Examples:
+  stackfleet apply                              plan fleet.toml, confirm, apply
+  stackfleet apply plan.json --auto-approve     apply a reviewed, saved plan (CI)")]
     Apply(ApplyArgs),
     /// Show which accounts and regions are covered, missing, failed, suspended or excluded.
     ///
     /// Exits 2 when coverage of the required cells is below --min-coverage (default 100, for CI).
-    /// Example: stackfleet coverage --output markdown --min-coverage 95
+    #[command(after_help = "Examples:
+  stackfleet coverage
+  stackfleet coverage --output markdown --min-coverage 95
+  stackfleet coverage --output csv > coverage.csv")]
     Coverage(CoverageArgs),
     /// Detect whether anyone changed the deployed stacks outside StackSets, and show what changed.
-    ///
-    /// Example: stackfleet drift --fail-on-drift --output markdown
+    #[command(after_help = "Examples:
+  stackfleet drift
+  stackfleet drift --fail-on-drift --output markdown")]
     Drift(DriftArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  stackfleet completions bash > ~/.local/share/bash-completion/completions/stackfleet
+  stackfleet completions zsh > \"${fpath[1]}/_stackfleet\"
+  stackfleet completions fish > ~/.config/fish/completions/stackfleet.fish")]
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff).
+    #[command(after_help = "Example:
+  stackfleet man > stackfleet.1 && man ./stackfleet.1")]
+    Man,
+}
+
+/// `stackfleet init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite the fleet file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `stackfleet completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+fn parse_region(text: &str) -> Result<String, String> {
+    if stackfleet_planner::regions::is_known_region(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not an AWS region name such as us-east-1"
+        ))
+    }
+}
+
+fn parse_role_arn(text: &str) -> Result<String, String> {
+    if stackfleet_planner::fleet::is_role_arn(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "{text:?} is not an IAM role ARN such as arn:aws:iam::123456789012:role/StackfleetAdmin"
+        ))
+    }
 }
 
 /// `stackfleet drift`.

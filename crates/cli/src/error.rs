@@ -18,6 +18,11 @@ impl CliError {
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// `AWS_ENDPOINT_URL` is set to nothing.
+    #[error(
+        "AWS_ENDPOINT_URL is set but empty\n  unset it to reach AWS, or set it to the endpoint's URL"
+    )]
+    EmptyEndpoint,
     /// fleet.toml could not be read or is invalid.
     #[error(transparent)]
     Fleet(#[from] FleetError),
@@ -50,11 +55,38 @@ pub enum CliError {
         expected: String,
         location: Location,
     },
-    /// STS could not tell who the caller is.
+    /// An AWS call failed before any change: credentials, roles, network.
+    #[error("cannot {doing}: {reason}\n  {hint}")]
+    Aws {
+        /// What stackfleet tried to do.
+        doing: String,
+        /// AWS's code and message, or the chain of causes.
+        reason: String,
+        /// What to do next.
+        hint: &'static str,
+    },
+    /// `init` would overwrite a file.
     #[error(
-        "cannot determine the caller's identity with STS GetCallerIdentity: {0}\n  check your AWS credentials (AWS_PROFILE, environment variables or SSO login)"
+        "{0} already exists; nothing was written\n  pass --force to overwrite it, or -c to write another file"
     )]
-    Identity(String),
+    Exists(String),
+    /// No region to work in.
+    #[error(
+        "no AWS region: pass --region (the region where the stack sets will live), or set AWS_REGION or the profile's region"
+    )]
+    NoRegion,
+    /// `--region` contradicts a saved plan.
+    #[error(
+        "plan {path} was made for stack sets in {planned}, not {requested}; nothing was applied\n  apply it without --region, or plan again with --region {requested}"
+    )]
+    RegionMismatch {
+        path: String,
+        planned: String,
+        requested: String,
+    },
+    /// The async runtime could not start (out of threads or memory).
+    #[error("cannot start: {0}\n  the machine is short of threads or memory; retry")]
+    Runtime(#[source] std::io::Error),
     /// A saved plan cannot be read.
     #[error("cannot use plan {path}: {reason}")]
     PlanFile { path: String, reason: String },

@@ -4,30 +4,42 @@ mod aws;
 mod cli;
 mod commands;
 mod error;
+mod logging;
 mod printer;
 mod progress;
 mod render;
 mod report;
+mod settings;
 mod state;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ColorChoice, CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
 use crate::printer::Printer;
+use crate::settings::AwsSettings;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STACKFLEET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    install_panic_hook();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let color = wants_color(&args, std::env::var_os("NO_COLOR"));
+    let command = Cli::command().color(if color {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    });
+    let cli = match command
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        // Help, version and usage errors, printed by clap (exit 0 or 2).
+        Err(e) => e.exit(),
+    };
+    logging::init(cli.global.verbose, color);
     let printer = Printer::new(cli.global.quiet);
     match run(cli, printer) {
         Ok(code) => code,
@@ -38,20 +50,56 @@ fn main() -> ExitCode {
     }
 }
 
+/// Colour unless `--no-color` is among the arguments or `NO_COLOR` is set and not empty
+/// (<https://no-color.org>). Decided before parsing, since clap colours its own help and errors.
+fn wants_color(args: &[OsString], no_color: Option<OsString>) -> bool {
+    let flag = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--no-color");
+    !flag && no_color.is_none_or(|v| v.is_empty())
+}
+
+/// A bug must not greet the user with a Rust panic message and backtrace: one line that says
+/// what happened and what to do. `STACKFLEET_BACKTRACE=1` shows the usual report, for developers.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::env::var_os("STACKFLEET_BACKTRACE").is_some_and(|v| v != "0") {
+            default(info);
+            return;
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_string());
+        let location = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: stackfleet stopped on an internal error: {message}{location}\n  this is a bug; please report it with the command you ran (STACKFLEET_BACKTRACE=1 adds a backtrace)"
+        );
+    }));
+}
+
 fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
     let config = cli.global.config.as_path();
+    let aws = AwsSettings::from_args(&cli.global);
     match &cli.command {
+        Command::Init(args) => {
+            runtime()?.block_on(commands::init::run(config, &aws, args, printer))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate => {
             commands::validate::run(config, printer)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let outcome = runtime().block_on(commands::plan::run(
-                config,
-                cli.global.profile.as_deref(),
-                args,
-                printer,
-            ))?;
+            let outcome = runtime()?.block_on(commands::plan::run(config, &aws, args, printer))?;
             Ok(if args.detailed_exitcode && outcome.has_changes {
                 ExitCode::from(2)
             } else {
@@ -59,12 +107,8 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Coverage(args) => {
-            let outcome = runtime().block_on(commands::coverage::run(
-                config,
-                cli.global.profile.as_deref(),
-                args,
-                printer,
-            ))?;
+            let outcome =
+                runtime()?.block_on(commands::coverage::run(config, &aws, args, printer))?;
             Ok(if outcome.below_minimum {
                 ExitCode::from(2)
             } else {
@@ -72,12 +116,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Drift(args) => {
-            let drifted = runtime().block_on(commands::drift::run(
-                config,
-                cli.global.profile.as_deref(),
-                args,
-                printer,
-            ))?;
+            let drifted = runtime()?.block_on(commands::drift::run(config, &aws, args, printer))?;
             Ok(if args.fail_on_drift && drifted {
                 ExitCode::from(2)
             } else {
@@ -85,21 +124,55 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Apply(args) => {
-            runtime().block_on(commands::apply::run(
-                config,
-                cli.global.profile.as_deref(),
-                args,
-                printer,
-            ))?;
+            runtime()?.block_on(commands::apply::run(config, &aws, args, printer))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions(args) => {
+            commands::help::completions(args.shell)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            commands::help::man()?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("the tokio runtime starts")
+        .map_err(CliError::Runtime)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::wants_color;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn colour_follows_the_flag_and_no_color() {
+        assert!(wants_color(&args(&["stackfleet", "plan"]), None));
+        assert!(!wants_color(
+            &args(&["stackfleet", "plan", "--no-color"]),
+            None
+        ));
+        assert!(!wants_color(
+            &args(&["stackfleet", "plan"]),
+            Some("1".into())
+        ));
+        // An empty NO_COLOR does not count (no-color.org).
+        assert!(wants_color(&args(&["stackfleet", "plan"]), Some("".into())));
+        // After `--`, it is a value, not the flag.
+        assert!(wants_color(
+            &args(&["stackfleet", "apply", "--", "--no-color"]),
+            None
+        ));
+    }
 }

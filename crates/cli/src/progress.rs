@@ -105,7 +105,7 @@ impl Progress {
                 stack_set,
                 operation_id,
             } => self.line(format!(
-                "{stack_set}: operation {operation_id} was already started by an earlier run; waiting for it"
+                "{stack_set}: operation {operation_id} already exists (started by an interrupted or a concurrent run); waiting for it"
             )),
             Event::WaitingForOther {
                 stack_set,

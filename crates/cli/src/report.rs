@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
+use stackfleet_executor::ExecError;
 use stackfleet_planner::Diagnostic;
 use stackfleet_planner::fleet::FleetError;
+use stackfleet_planner::org::OrgError;
 
 use crate::error::CliError;
 
@@ -12,7 +14,12 @@ pub fn render(error: &CliError) -> String {
     let (diagnostics, consequence) = match error {
         CliError::Fleet(FleetError::Invalid(d)) => (&d.0, "nothing was sent to AWS"),
         CliError::Plan(d) => (&d.0, "nothing was changed in AWS"),
-        other => return format!("error: {other}\n"),
+        other => {
+            return match next_step(other) {
+                Some(hint) => format!("error: {other}\n  {hint}\n"),
+                None => format!("error: {other}\n"),
+            };
+        }
     };
     let mut out = String::new();
     for d in diagnostics {
@@ -24,6 +31,20 @@ pub fn render(error: &CliError) -> String {
         diagnostics.len()
     );
     out
+}
+
+/// What to do next, for errors whose message does not say it already.
+fn next_step(error: &CliError) -> Option<&'static str> {
+    match error {
+        CliError::Organization(OrgError::NotInOrganization) => Some(
+            "use credentials of the organization's management account or of a delegated administrator (--profile, --assume-role)",
+        ),
+        CliError::Organization(OrgError::Call { .. } | OrgError::Incomplete { .. })
+        | CliError::StackSets(ExecError::Call { .. }) => {
+            Some("rerun with -vv to see the AWS calls, and check the caller's permissions")
+        }
+        _ => None,
+    }
 }
 
 /// `error: file:line:column: message` (one line, for grep and CI logs), then the line with a

@@ -3,9 +3,12 @@
 use stackfleet_planner::fleet::{CallAs, Located};
 use stackfleet_planner::{Inventory, Observed, org};
 
-use crate::aws;
+use aws_config::SdkConfig;
+
+use crate::aws::{self, Identity};
 use crate::error::CliError;
 use crate::printer::Printer;
+use crate::settings::{AwsSettings, session_name};
 
 /// Clients in the home region, and who is calling.
 pub struct Session {
@@ -13,21 +16,46 @@ pub struct Session {
     pub cfn: aws_sdk_cloudformation::Client,
     /// Organizations.
     pub orgs: aws_sdk_organizations::Client,
+    /// The account the calls are made as.
+    pub caller_account: String,
 }
 
-/// Loads credentials the standard way, checks the caller against `organization.management_account`
-/// when fleet.toml sets it and stackfleet calls as the management account, and says on stderr
-/// whom stackfleet acts as. (As a delegated administrator, [`check_organization`] applies the
-/// guard to the organization instead.)
+/// Loads credentials the standard way (with `--profile`), in `region` (the chain's when `None`),
+/// assumes `role` if one is set, and asks STS who that is. Says on stderr which role it assumed.
+pub async fn login(
+    aws: &AwsSettings,
+    region: Option<&str>,
+    role: Option<&str>,
+    printer: Printer,
+) -> Result<(SdkConfig, Identity), CliError> {
+    // The SDK panics on an empty endpoint URL; `export AWS_ENDPOINT_URL=` is easy to leave in CI.
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| v.is_empty()) {
+        return Err(CliError::EmptyEndpoint);
+    }
+    let mut config = aws::sdk_config(aws.profile.as_deref(), region).await;
+    if let Some(role) = role {
+        let session = session_name(|name| std::env::var(name).ok());
+        config = aws::assume_role(&config, role, &session).await?;
+        printer.status(format!("assumed role {role} as session {session}"));
+    }
+    let caller = aws::identity(&config).await?;
+    tracing::info!(arn = %caller.arn, account = %caller.account, "caller identity");
+    Ok((config, caller))
+}
+
+/// Logs in (see [`login`]) in the home region, checks the caller against
+/// `organization.management_account` when fleet.toml sets it and stackfleet calls as the
+/// management account, and says on stderr whom stackfleet acts as. (As a delegated administrator,
+/// [`check_organization`] applies the guard to the organization instead.)
 pub async fn connect(
-    profile: Option<&str>,
+    aws: &AwsSettings,
     home_region: &str,
+    role: Option<&str>,
     guard: Option<&Located<String>>,
     call_as: CallAs,
     printer: Printer,
 ) -> Result<Session, CliError> {
-    let config = aws::sdk_config(profile, home_region).await;
-    let caller = aws::identity(&config).await?;
+    let (config, caller) = login(aws, Some(home_region), role, printer).await?;
     if let Some(expected) = guard
         && call_as == CallAs::SelfAccount
         && expected.value != caller.account
@@ -46,6 +74,7 @@ pub async fn connect(
     Ok(Session {
         cfn: aws_sdk_cloudformation::Client::new(&config),
         orgs: aws_sdk_organizations::Client::new(&config),
+        caller_account: caller.account,
     })
 }
 

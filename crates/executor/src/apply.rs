@@ -39,6 +39,11 @@ impl ApplyReport {
     pub fn converged(&self) -> bool {
         self.stack_sets.iter().all(StackSetReport::converged)
     }
+
+    /// Whether some stack set stopped because another operation changed it after planning.
+    pub fn superseded(&self) -> bool {
+        self.stack_sets.iter().any(|s| s.superseded)
+    }
 }
 
 /// What apply did to one stack set.
@@ -53,6 +58,10 @@ pub struct StackSetReport {
     /// A call that failed outright (not an operation's instance failures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Another operation changed the stack set after the plan was made, so apply stopped
+    /// before the plan's next step: plan again and apply what is still missing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub superseded: bool,
 }
 
 impl StackSetReport {
@@ -109,7 +118,7 @@ pub async fn apply(
                 events,
                 poll,
             };
-            async move { apply_stack_set(&ctx, caller, set).await }
+            async move { apply_stack_set(&ctx, caller, &plan.fingerprint, set).await }
         })
         .buffered(STACK_SET_CONCURRENCY)
         .collect()
@@ -120,6 +129,7 @@ pub async fn apply(
 async fn apply_stack_set(
     ctx: &StackSetContext<'_>,
     caller: CallAs,
+    fingerprint: &str,
     set: &StackSetPlan,
 ) -> StackSetReport {
     let mut report = StackSetReport {
@@ -127,11 +137,13 @@ async fn apply_stack_set(
         action: set.action,
         operations: Vec::new(),
         error: None,
+        superseded: false,
     };
     if set.action == StackSetAction::Create
         && let Some(desired) = &set.desired
-        && let Err(e) = create_stack_set(ctx, caller, set, desired).await
+        && let Err(e) = create_stack_set(ctx, caller, fingerprint, set, desired).await
     {
+        report.superseded = matches!(e, ExecError::Superseded { .. });
         report.error = Some(e.to_string());
         report.operations = not_started(&set.operations);
         return report;
@@ -169,6 +181,7 @@ async fn apply_stack_set(
                 report
                     .operations
                     .extend(not_started(&set.operations[i + 1..]));
+                report.superseded = matches!(error, ExecError::Superseded { .. });
                 report.error = Some(error.to_string());
                 return report;
             }
@@ -195,6 +208,16 @@ async fn apply_stack_set(
     report
 }
 
+/// CreateStackSet's idempotency token: the same for every attempt of this plan's creation,
+/// different for another plan's. AWS allows `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
+fn request_token(fingerprint: &str, name: &str) -> String {
+    let digest = &fingerprint[..fingerprint.len().min(32)];
+    format!("stackfleet-{digest}-{name}")
+        .chars()
+        .take(128)
+        .collect()
+}
+
 fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
     operations
         .iter()
@@ -213,6 +236,7 @@ fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
 async fn create_stack_set(
     ctx: &StackSetContext<'_>,
     caller: CallAs,
+    fingerprint: &str,
     set: &StackSetPlan,
     desired: &DesiredStackSet,
 ) -> Result<(), ExecError> {
@@ -226,7 +250,10 @@ async fn create_stack_set(
         .set_capabilities(Some(capabilities(desired)))
         .set_tags(Some(tags(desired)))
         .permission_model(permission_model(set.permission_model))
-        .call_as(call_as(caller));
+        .call_as(call_as(caller))
+        // The SDK retries a call whose answer was lost; the token makes AWS answer that retry
+        // as the first call rather than as a name in use.
+        .client_request_token(request_token(fingerprint, &set.name));
     match set.permission_model {
         PermissionModel::SelfManaged => {
             request = request
@@ -239,8 +266,14 @@ async fn create_stack_set(
     }
     match request.send().await {
         Ok(_) => {}
-        // An earlier, interrupted run created it; the plan was made before that.
-        Err(e) if e.code() == Some("NameAlreadyExistsException") => {}
+        // Someone (a colleague, a concurrent apply, an interrupted run) created it after the
+        // plan was made: what it holds is unknown, so the plan's next steps may be wrong.
+        Err(e) if e.code() == Some("NameAlreadyExistsException") => {
+            return Err(ExecError::Superseded {
+                stack_set: set.name.clone(),
+                operations: vec!["CreateStackSet by someone else".to_string()],
+            });
+        }
         Err(e) => return Err(ExecError::from_sdk("CreateStackSet", e)),
     }
     let _ = ctx.events.send(Event::StackSetCreated {
@@ -270,7 +303,7 @@ async fn run_operation(
     let id = op.id.as_str();
     let started = match op.action {
         OperationAction::CreateInstances => {
-            ctx.start("CreateStackInstances", id, || async {
+            ctx.start_planned("CreateStackInstances", id, || async {
                 client
                     .create_stack_instances()
                     .stack_set_name(&set.name)
@@ -291,7 +324,7 @@ async fn run_operation(
                 .desired
                 .as_ref()
                 .is_some_and(|d| d.retain_stacks_on_delete);
-            ctx.start("DeleteStackInstances", id, || async {
+            ctx.start_planned("DeleteStackInstances", id, || async {
                 client
                     .delete_stack_instances()
                     .stack_set_name(&set.name)
@@ -309,7 +342,7 @@ async fn run_operation(
             .await
         }
         OperationAction::UpdateInstances => {
-            ctx.start("UpdateStackInstances", id, || async {
+            ctx.start_planned("UpdateStackInstances", id, || async {
                 client
                     .update_stack_instances()
                     .stack_set_name(&set.name)
@@ -335,7 +368,7 @@ async fn run_operation(
                     },
                 });
             };
-            ctx.start("UpdateStackSet", id, || async {
+            ctx.start_planned("UpdateStackSet", id, || async {
                 let mut request = client
                     .update_stack_set()
                     .stack_set_name(&set.name)

@@ -1,7 +1,7 @@
 //! Errors of StackSets calls, with the fix where AWS's message is known to need one.
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
-use aws_sdk_cloudformation::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 
 /// A failed StackSets call.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,18 @@ pub enum ExecError {
         /// How long we waited.
         waited: std::time::Duration,
     },
+    /// Another operation changed the stack set after the plan was made (a colleague's, or a
+    /// concurrent apply's), so the plan's next step may no longer be right.
+    #[error(
+        "stack set {stack_set} was changed by another operation ({}) after this plan was made; plan again",
+        operations.join(", ")
+    )]
+    Superseded {
+        /// The stack set.
+        stack_set: String,
+        /// The other operations, or a note on what changed.
+        operations: Vec<String>,
+    },
     /// Any other failure.
     #[error("CloudFormation {operation} failed: {message}")]
     Call {
@@ -57,7 +69,7 @@ impl ExecError {
         let message = err
             .message()
             .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+            .unwrap_or_else(|| error_chain(&err));
         let lower = message.to_ascii_lowercase();
         if code == "AccessDenied"
             || code == "AccessDeniedException"
@@ -105,4 +117,17 @@ impl ExecError {
         };
         ExecError::Call { operation, message }
     }
+}
+
+/// `err: its source: its source…`: the whole chain of messages, without the debug dump that
+/// `DisplayErrorContext` appends (users read these errors).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -46,6 +46,15 @@ impl Default for PollPolicy {
     }
 }
 
+/// What to do once another operation that blocked ours has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterWaiting {
+    /// Call again.
+    CallAgain,
+    /// Stop: the plan behind our operation is out of date.
+    Stop,
+}
+
 /// How an operation ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperationOutcome {
@@ -102,11 +111,47 @@ impl StackSetContext<'_> {
     /// Starts an operation with `call`, which must pass `operation_id` as the `OperationId` and
     /// return the `OperationId` of the response. Returns the id of the operation, whether this
     /// call or an earlier one created it. (AWS echoes our id; an endpoint that assigns its own,
-    /// as the emulator does, is followed by the id it returns.)
+    /// as the emulator does, is followed by the id it returns.) When another operation runs, it
+    /// waits for it and calls again: right for work that does not depend on the stack set's
+    /// state, such as drift detection.
     pub async fn start<E, F, Fut>(
         &self,
         name: &'static str,
         operation_id: &str,
+        call: F,
+    ) -> Result<String, ExecError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
+    {
+        self.start_with(name, operation_id, AfterWaiting::CallAgain, call)
+            .await
+    }
+
+    /// Like [`start`](Self::start), but after waiting for another operation it does not call
+    /// again: the other operation changed the stack set, so the plan this operation came from
+    /// is out of date. Fails with [`ExecError::Superseded`] then.
+    pub async fn start_planned<E, F, Fut>(
+        &self,
+        name: &'static str,
+        operation_id: &str,
+        call: F,
+    ) -> Result<String, ExecError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
+    {
+        self.start_with(name, operation_id, AfterWaiting::Stop, call)
+            .await
+    }
+
+    async fn start_with<E, F, Fut>(
+        &self,
+        name: &'static str,
+        operation_id: &str,
+        after_waiting: AfterWaiting,
         call: F,
     ) -> Result<String, ExecError>
     where
@@ -130,15 +175,22 @@ impl StackSetContext<'_> {
                 }
                 Some("OperationInProgressException") if waits < self.poll.max_in_progress_waits => {
                     waits += 1;
-                    self.wait_for_others(operation_id).await?;
+                    let others = self.wait_for_others(operation_id).await?;
+                    if after_waiting == AfterWaiting::Stop && !others.is_empty() {
+                        return Err(ExecError::Superseded {
+                            stack_set: self.stack_set.to_string(),
+                            operations: others,
+                        });
+                    }
                 }
                 _ => return Err(ExecError::from_sdk(name, err)),
             }
         }
     }
 
-    /// Waits until no other operation of the stack set is queued or running.
-    pub async fn wait_for_others(&self, ours: &str) -> Result<(), ExecError> {
+    /// Waits until no other operation of the stack set is queued or running; returns the ones
+    /// it waited for.
+    pub async fn wait_for_others(&self, ours: &str) -> Result<Vec<String>, ExecError> {
         let others: Vec<String> = self
             .running_operations()
             .await?
@@ -151,14 +203,14 @@ impl StackSetContext<'_> {
             // caller calls again, so the retries do not become a storm.
             tokio::time::sleep(self.poll.initial).await;
         }
-        for other in others {
+        for other in &others {
             self.emit(Event::WaitingForOther {
                 stack_set: self.stack_set.to_string(),
                 operation_id: other.clone(),
             });
-            self.wait(&other, None).await?;
+            self.wait(other, None).await?;
         }
-        Ok(())
+        Ok(others)
     }
 
     /// The ids of the stack set's queued, running or stopping operations.

@@ -59,7 +59,7 @@ fn call_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     let message = err
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| aws_sdk_organizations::error::DisplayErrorContext(&err).to_string());
+        .unwrap_or_else(|| error_chain(&err));
     match code.as_str() {
         "AWSOrganizationsNotInUseException" => OrgError::NotInOrganization,
         "AccessDeniedException" | "AccessDenied" => OrgError::AccessDenied { operation, message },
@@ -69,6 +69,19 @@ fn call_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
             message: format!("{code}: {message}"),
         },
     }
+}
+
+/// `err: its source: its source…`: the whole chain of messages, without the debug dump that
+/// `DisplayErrorContext` appends (users read these errors).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Reads the organization: its root, every OU (recursively) and every account with its status and

@@ -16,84 +16,112 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::progress::{InFlight, Progress, Style};
 use crate::render;
+use crate::settings::AwsSettings;
 use crate::state::{self, Session};
 
 /// Deleting more instances than this, or any stack set, needs `--allow-delete`.
 pub const DELETE_GUARD: usize = 5;
 
+/// How many times apply plans again when another operation changed a stack set under it (a
+/// colleague's, or a concurrent apply's) before it gives up.
+const MAX_ROUNDS: usize = 3;
+
 /// Runs `stackfleet apply`.
 pub async fn run(
     config: &Path,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     args: &ApplyArgs,
     printer: Printer,
 ) -> Result<(), CliError> {
-    let (session, plan) = match &args.plan {
-        Some(path) => saved_plan(path, profile, printer).await?,
-        None => fresh_plan(config, profile, printer).await?,
+    let (session, mut plan) = match &args.plan {
+        Some(path) => saved_plan(path, config, aws, printer).await?,
+        None => fresh_plan(config, aws, printer).await?,
     };
-    let table = render::plan::table(&plan, false);
-    if !plan.summary.has_changes() {
-        printer.status(render::plan::headline(&plan));
-        if args.output == ReportFormat::Json {
-            write_stdout(
-                &mut std::io::stdout().lock(),
-                &render::apply::json(&ApplyReport::default()),
-            )?;
+    let mut reports = Vec::new();
+    for round in 1..=MAX_ROUNDS {
+        if !plan.summary.has_changes() {
+            printer.status(render::plan::headline(&plan));
+            break;
         }
+        // A new round's plan is shown, guarded and confirmed like the first: it may differ.
+        check_deletes(&plan, args.allow_delete)?;
+        confirm(
+            &plan,
+            &render::plan::table(&plan, false),
+            args.auto_approve,
+            printer,
+        )?;
+        let report = execute(&session, &plan, args, printer).await?;
+        let superseded = report.superseded();
+        reports.push(report);
+        if !superseded || args.plan.is_some() || round == MAX_ROUNDS {
+            break;
+        }
+        printer.status(
+            "another operation changed a stack set after this plan was made; planning again",
+        );
+        plan = fresh_plan(config, aws, printer).await?.1;
+    }
+    let report = ApplyReport {
+        stack_sets: reports.into_iter().flat_map(|r| r.stack_sets).collect(),
+    };
+    if report.stack_sets.is_empty() && args.output == ReportFormat::Table {
         return Ok(());
     }
-    check_deletes(&plan, args.allow_delete)?;
-    confirm(&plan, &table, args.auto_approve, printer)?;
-
-    let report = execute(&session, &plan, args, printer).await?;
     let text = match args.output {
         ReportFormat::Table => render::apply::table(&report),
         ReportFormat::Json => render::apply::json(&report),
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
     if report.converged() {
-        Ok(())
-    } else {
-        let failed: usize = report
-            .stack_sets
-            .iter()
-            .flat_map(|s| &s.operations)
-            .map(|o| o.failures.len())
-            .sum();
-        Err(CliError::NotConverged(format!(
-            "{failed} instance(s) failed{}",
-            if report.stack_sets.iter().any(|s| s.error.is_some()) {
-                " and some calls failed"
-            } else {
-                ""
-            }
-        )))
+        return Ok(());
     }
+    if report.superseded() && report.stack_sets.last().is_some_and(|s| s.superseded) {
+        return Err(CliError::NotConverged(
+            "another operation kept changing the stack sets while applying; run `stackfleet plan` and apply again"
+                .to_string(),
+        ));
+    }
+    let failed: usize = report
+        .stack_sets
+        .iter()
+        .flat_map(|s| &s.operations)
+        .map(|o| o.failures.len())
+        .sum();
+    Err(CliError::NotConverged(format!(
+        "{failed} instance(s) failed{}",
+        if report.stack_sets.iter().any(|s| s.error.is_some()) {
+            " and some calls failed"
+        } else {
+            ""
+        }
+    )))
 }
 
 /// Plans fleet.toml now, after waiting for any operation already running on its stack sets
 /// (an earlier, interrupted apply, or a colleague's), so the plan sees their result.
 async fn fresh_plan(
     config: &Path,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
-    let fleet = fleet::load(config)?;
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
     let session = state::connect(
-        profile,
+        aws,
         &fleet.organization.home_region,
+        aws.fleet_role(&fleet),
         fleet.organization.management_account.as_ref(),
         fleet.organization.call_as,
         printer,
     )
     .await?;
-    let (plan, _, observed) = plan_with(&session, &fleet, printer).await?;
+    let (plan, _, observed) = plan_with(&session, &fleet, aws, printer).await?;
     let waited = wait_for_running(&session, &plan, observed.stack_sets.keys(), printer).await?;
     if !waited {
         return Ok((session, plan));
     }
-    let (plan, _, _) = plan_with(&session, &fleet, printer).await?;
+    let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
     Ok((session, plan))
 }
 
@@ -130,7 +158,8 @@ async fn wait_for_running<'a>(
 /// Reads a saved plan and checks that the organization and stack sets still look as they did.
 async fn saved_plan(
     path: &Path,
-    profile: Option<&str>,
+    config: &Path,
+    aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
     let plan_error = |reason: String| CliError::PlanFile {
@@ -138,7 +167,7 @@ async fn saved_plan(
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| plan_error(e.to_string()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| {
         plan_error(format!(
             "not a stackfleet plan: {e} (line {}, column {})",
             e.line(),
@@ -151,14 +180,44 @@ async fn saved_plan(
             plan.format_version
         )));
     }
+    if let Some(requested) = aws.region.as_ref()
+        && *requested != plan.organization.home_region
+    {
+        return Err(CliError::RegionMismatch {
+            path: path.display().to_string(),
+            planned: plan.organization.home_region.clone(),
+            requested: requested.clone(),
+        });
+    }
     let session = state::connect(
-        profile,
+        aws,
         &plan.organization.home_region,
+        aws.role(plan.organization.assume_role_arn.as_deref()),
         None,
         plan.organization.call_as,
         printer,
     )
     .await?;
+    // Stack sets of a plan made as the management account live in that account: from any other,
+    // an organization with no stack set yet would look the same and pass the fingerprint check.
+    if plan.organization.call_as == stackfleet_planner::fleet::CallAs::SelfAccount
+        && session.caller_account != plan.organization.management_account
+    {
+        return Err(CliError::StalePlan(format!(
+            "plan {} was made as management account {} of organization {}, and these credentials are account {}; nothing was applied\n  use the management account's credentials (or the role the plan names)",
+            path.display(),
+            plan.organization.management_account,
+            plan.organization.id,
+            session.caller_account
+        )));
+    }
+    if plan.is_masked() {
+        let fleet = fleet::load(config)?;
+        plan.unmask(&fleet).map_err(|reason| CliError::PlanFile {
+            path: path.display().to_string(),
+            reason: format!("{reason}; apply it next to the fleet.toml it was made from (-c)"),
+        })?;
+    }
     let names: Vec<String> = plan
         .stack_sets
         .iter()

@@ -10,6 +10,7 @@ use crate::commands::plan::write_stdout;
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render;
+use crate::settings::AwsSettings;
 use crate::state;
 
 /// What coverage found, for the exit code.
@@ -21,14 +22,16 @@ pub struct Outcome {
 /// Runs `stackfleet coverage`.
 pub async fn run(
     config: &Path,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     args: &CoverageArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let fleet = fleet::load(config)?;
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
     let session = state::connect(
-        profile,
+        aws,
         &fleet.organization.home_region,
+        aws.fleet_role(&fleet),
         fleet.organization.management_account.as_ref(),
         fleet.organization.call_as,
         printer,

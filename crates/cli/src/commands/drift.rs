@@ -18,6 +18,7 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::progress::{Progress, Style};
 use crate::render;
+use crate::settings::AwsSettings;
 use crate::state;
 
 /// Stack sets whose drift is detected at once (each is its own StackSets operation).
@@ -26,14 +27,16 @@ const CONCURRENCY: usize = 4;
 /// Runs `stackfleet drift`; returns whether anything drifted.
 pub async fn run(
     config: &Path,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     args: &DriftArgs,
     printer: Printer,
 ) -> Result<bool, CliError> {
-    let fleet = fleet::load(config)?;
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
     let session = state::connect(
-        profile,
+        aws,
         &fleet.organization.home_region,
+        aws.fleet_role(&fleet),
         fleet.organization.management_account.as_ref(),
         fleet.organization.call_as,
         printer,

@@ -3,5 +3,7 @@
 pub mod apply;
 pub mod coverage;
 pub mod drift;
+pub mod help;
+pub mod init;
 pub mod plan;
 pub mod validate;

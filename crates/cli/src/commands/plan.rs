@@ -9,6 +9,7 @@ use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render;
+use crate::settings::AwsSettings;
 use crate::state;
 
 /// What `plan` found, for the exit code.
@@ -20,23 +21,26 @@ pub struct Outcome {
 /// Runs `stackfleet plan`.
 pub async fn run(
     config: &std::path::Path,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     args: &PlanArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let fleet = fleet::load(config)?;
-    let (plan, _inventory) = make_plan(&fleet, profile, printer).await?;
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
+    let (plan, _inventory) = make_plan(&fleet, aws, printer).await?;
     let mut stdout = std::io::stdout().lock();
     let text = match args.output {
         OutputFormat::Table => render::plan::table(&plan, args.detail),
-        OutputFormat::Json => render::plan::json(&plan),
+        OutputFormat::Json => render::plan::json(&plan.masked()),
         OutputFormat::Markdown => render::plan::markdown(&plan),
     };
     write_stdout(&mut stdout, &text)?;
     if let Some(out) = &args.out {
-        std::fs::write(out, render::plan::json(&plan)).map_err(|source| CliError::Write {
-            path: out.display().to_string(),
-            source,
+        std::fs::write(out, render::plan::json(&plan.masked())).map_err(|source| {
+            CliError::Write {
+                path: out.display().to_string(),
+                source,
+            }
         })?;
         printer.status(format!("saved the plan to {}", out.display()));
     }
@@ -49,25 +53,28 @@ pub async fn run(
 /// the stack sets. Read-only.
 pub async fn make_plan(
     fleet: &Fleet,
-    profile: Option<&str>,
+    aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Plan, Inventory), CliError> {
     let session = state::connect(
-        profile,
+        aws,
         &fleet.organization.home_region,
+        aws.fleet_role(fleet),
         fleet.organization.management_account.as_ref(),
         fleet.organization.call_as,
         printer,
     )
     .await?;
-    let (plan, inventory, _) = plan_with(&session, fleet, printer).await?;
+    let (plan, inventory, _) = plan_with(&session, fleet, aws, printer).await?;
     Ok((plan, inventory))
 }
 
-/// Reads the state through `session` and computes the plan.
+/// Reads the state through `session` and computes the plan, which records the role it was made
+/// as (so that `apply plan.json` assumes it too).
 pub async fn plan_with(
     session: &state::Session,
     fleet: &Fleet,
+    aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Plan, Inventory, Observed), CliError> {
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
@@ -80,7 +87,8 @@ pub async fn plan_with(
     )
     .await?;
     state::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
-    let plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    let mut plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    plan.organization.assume_role_arn = aws.fleet_role(fleet).map(str::to_string);
     Ok((plan, inventory, observed))
 }
 

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod coverage;
 pub mod drift;
+pub mod init;
 pub mod plan;
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;

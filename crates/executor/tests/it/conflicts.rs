@@ -45,7 +45,7 @@ fn monitor_plan() -> stackfleet_planner::Plan {
 }
 
 #[tokio::test]
-async fn in_progress_waits_for_the_other_operation_then_calls_once_more() {
+async fn in_progress_waits_for_the_other_operation_then_stops_to_plan_again() {
     let create = mock!(Client::create_stack_instances)
         .match_requests(|r| r.operation_id() == Some("op-1"))
         .sequence()
@@ -53,7 +53,6 @@ async fn in_progress_waits_for_the_other_operation_then_calls_once_more() {
             409,
             Some(wire_error("OperationInProgressException", IN_PROGRESS)),
         )
-        .output(|| started("op-1"))
         .build();
     // Most recent first, over two pages: the running one is on the second.
     let list_1 = mock!(Client::list_stack_set_operations)
@@ -80,41 +79,37 @@ async fn in_progress_waits_for_the_other_operation_then_calls_once_more() {
         .output(|| operation("someone-else", "RUNNING"))
         .output(|| operation("someone-else", "SUCCEEDED"))
         .build();
-    let ours = mock!(Client::describe_stack_set_operation)
-        .match_requests(|r| r.operation_id() == Some("op-1"))
-        .sequence()
-        .output(|| operation("op-1", "SUCCEEDED"))
-        .build();
-    let client = client(&[&create, &list_1, &list_2, &other, &ours]);
+    let client = client(&[&create, &list_1, &list_2, &other]);
 
     let (report, events) = run(&client, &monitor_plan()).await;
 
+    // The other operation changed the stack set after the plan was made: calling again could
+    // repeat work it did (a concurrent apply's copy of our step), so apply stops and says so.
     assert_eq!(
         create.num_calls(),
-        2,
-        "one refused call, one more after waiting: no storm"
+        1,
+        "one refused call, no retry: no storm, no copy"
     );
     assert_eq!(list_1.num_calls(), 1);
     assert_eq!(list_2.num_calls(), 1);
     assert_eq!(other.num_calls(), 2);
-    assert_eq!(ours.num_calls(), 1);
     assert_eq!(
         events.iter().map(brief).collect::<Vec<_>>(),
         [
             "monitor: waiting for someone-else",
             "monitor: someone-else RUNNING -/- failed=0",
             "monitor: someone-else SUCCEEDED -/- failed=0",
-            "monitor: started op-1 CreateInstances x1",
-            "monitor: op-1 SUCCEEDED -/1 failed=0",
-            "monitor: finished op-1 SUCCEEDED failures=0",
         ]
     );
-    let op = &report.stack_sets[0].operations[0];
-    assert_eq!(
-        (op.operation_id.as_str(), op.status.as_str()),
-        ("op-1", "SUCCEEDED")
+    let set = &report.stack_sets[0];
+    assert!(set.superseded && report.superseded());
+    assert_eq!(set.operations[0].status, "NOT_STARTED");
+    let error = set.error.as_deref().unwrap();
+    assert!(
+        error.contains("someone-else") && error.contains("plan again"),
+        "{error}"
     );
-    assert!(report.converged());
+    assert!(!report.converged());
 }
 
 #[tokio::test]

@@ -106,6 +106,7 @@ pub fn plan_as(call_as: CallAs, stack_sets: Vec<StackSetPlan>) -> Plan {
             management_account: "999999999999".to_string(),
             home_region: USE1.to_string(),
             call_as,
+            assume_role_arn: None,
         },
         summary: Summary::default(),
         stack_sets,
@@ -144,6 +145,7 @@ pub fn desired(permission_model: PermissionModel) -> DesiredStackSet {
         template_body: "Resources: {}".to_string(),
         parameters: BTreeMap::from([("AlertEmail".to_string(), "sec@example.com".to_string())]),
         no_echo_parameters: BTreeSet::new(),
+        no_echo_digests: BTreeMap::new(),
         tags: BTreeMap::from([(
             stackfleet_planner::fleet::FLEET_TAG.to_string(),
             "prod".to_string(),
