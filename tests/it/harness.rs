@@ -262,6 +262,172 @@ fn run_seed(moto: &Moto, args: &[&str], spec: Option<Value>) -> Value {
     serde_json::from_slice(&out.stdout).expect("seed_org.py prints JSON")
 }
 
+/// What every [`boto3`] snippet starts with: `ENDPOINT`, `ARGS` (the JSON argument), `client()`
+/// acting as any account (moto models `AssumeRole` into any account id), `instances()`, and
+/// `stacks()` (the member stacks one account holds in one region).
+const BOTO3_PRELUDE: &str = r#"
+import json, sys
+import boto3
+from botocore.config import Config
+
+ENDPOINT = sys.argv[1]
+ARGS = json.load(sys.stdin)
+MANAGEMENT = "123456789012"
+_CFG = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+def client(service, region="us-east-1", account=None):
+    keys = dict(_KEYS)
+    if account is not None and account != MANAGEMENT:
+        sts = boto3.client("sts", endpoint_url=ENDPOINT, region_name=region, config=_CFG, **_KEYS)
+        c = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+            RoleSessionName="stackfleet-it",
+        )["Credentials"]
+        keys = {"aws_access_key_id": c["AccessKeyId"], "aws_secret_access_key": c["SecretAccessKey"],
+                "aws_session_token": c["SessionToken"]}
+    return boto3.client(service, endpoint_url=ENDPOINT, region_name=region, config=_CFG, **keys)
+
+def instances(stack_set):
+    summaries = client("cloudformation").list_stack_instances(StackSetName=stack_set)["Summaries"]
+    return sorted([s["Account"], s["Region"]] for s in summaries)
+
+def stacks(account, region):
+    out = client("cloudformation", region, account).describe_stacks()["Stacks"]
+    return [{"name": s["StackName"], "status": s["StackStatus"],
+             "outputs": {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])},
+             "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in s.get("Parameters", [])}}
+            for s in out]
+
+result = None
+"#;
+
+/// Runs a Python snippet with boto3 against `moto`, independently of stackfleet, and returns the
+/// JSON of what it assigned to `result`. The snippet sees `ARGS` (= `args`) and the helpers of
+/// [`BOTO3_PRELUDE`].
+///
+/// ```ignore
+/// let pairs = boto3(&moto, "result = instances(ARGS)", json!("s3-policy-monitor"));
+/// ```
+pub fn boto3(moto: &Moto, code: &str, args: Value) -> Value {
+    use std::io::Write;
+    let empty = Path::new("/dev/null");
+    let script = format!(
+        "{BOTO3_PRELUDE}\n{code}\nprint(json.dumps(result, default=str, sort_keys=True))\n"
+    );
+    let mut child = clean_env(&mut Command::new(venv("python")))
+        .arg("-c")
+        .arg(script)
+        .arg(&moto.url)
+        .env("AWS_CONFIG_FILE", empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(args.to_string().as_bytes())
+        .expect("arguments written");
+    drop(stdin);
+    let out = child.wait_with_output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "boto3 snippet failed ({}):\n{code}\n--- stderr ---\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "boto3 snippet printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The `[account, region]` pairs of a stack set's instances, as boto3 lists them.
+pub fn listed_instances(moto: &Moto, stack_set: &str) -> Vec<(String, String)> {
+    let pairs = boto3(moto, "result = instances(ARGS)", Value::from(stack_set));
+    let mut out: Vec<(String, String)> = pairs
+        .as_array()
+        .expect("a list of pairs")
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_str().expect("account").to_string(),
+                p[1].as_str().expect("region").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What boto3 sees of one stack set, read in one call (each call costs a Python start).
+#[derive(Debug)]
+pub struct Seen {
+    /// `(account, region)` of every instance ListStackInstances lists, sorted.
+    pub instances: Vec<(String, String)>,
+    /// `(OperationId, Action, Status)` of every operation ListStackSetOperations lists, sorted.
+    pub operations: Vec<(String, String, String)>,
+    /// `"account/region"` → the stacks (`"name STATUS"`, sorted) that DescribeStacks lists with
+    /// credentials of that account in that region, for the accounts and regions asked for.
+    pub stacks: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Reads a stack set's instances and operations and the stacks of `accounts` × `regions` with
+/// boto3, independently of stackfleet.
+pub fn inspect(moto: &Moto, stack_set: &str, accounts: &[String], regions: &[&str]) -> Seen {
+    let seen = boto3(
+        moto,
+        r#"
+cf = client("cloudformation")
+ops = cf.list_stack_set_operations(StackSetName=ARGS["name"])["Summaries"]
+result = {
+    "instances": instances(ARGS["name"]),
+    "operations": sorted([o["OperationId"], o["Action"], o["Status"]] for o in ops),
+    "stacks": {f"{a}/{r}": sorted(f'{s["name"]} {s["status"]}' for s in stacks(a, r))
+               for a in ARGS["accounts"] for r in ARGS["regions"]},
+}
+"#,
+        serde_json::json!({"name": stack_set, "accounts": accounts, "regions": regions}),
+    );
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s.as_str().expect("a string").to_string())
+            .collect()
+    };
+    Seen {
+        instances: seen["instances"]
+            .as_array()
+            .expect("instances")
+            .iter()
+            .map(|p| {
+                let p = strings(p);
+                (p[0].clone(), p[1].clone())
+            })
+            .collect(),
+        operations: seen["operations"]
+            .as_array()
+            .expect("operations")
+            .iter()
+            .map(|o| {
+                let o = strings(o);
+                (o[0].clone(), o[1].clone(), o[2].clone())
+            })
+            .collect(),
+        stacks: seen["stacks"]
+            .as_object()
+            .expect("stacks")
+            .iter()
+            .map(|(cell, list)| (cell.clone(), strings(list)))
+            .collect(),
+    }
+}
+
 /// The id of the account named `name` in `seed`'s output.
 pub fn account_id(org: &Value, name: &str) -> String {
     org["accounts"][name]["id"]
@@ -320,26 +486,21 @@ impl Run {
 /// service-specific endpoint and no `~/.aws` files of the developer (the config and credentials
 /// files are `/dev/null`).
 pub fn stackfleet(endpoint: &impl Endpoint, dir: &Path, args: &[&str]) -> Run {
-    // Empty rather than missing: the SDK warns on stderr about a configured file that is absent.
-    let empty = Path::new("/dev/null");
-    let out = clean_env(&mut Command::new(STACKFLEET))
-        .current_dir(dir)
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint.url())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_MAX_ATTEMPTS", "2")
-        .env("AWS_CONFIG_FILE", empty)
-        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
-        .stdin(Stdio::null())
-        .output()
-        .expect("stackfleet runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
+    stackfleet_env(endpoint, dir, args, &[])
+}
+
+/// [`stackfleet`] with some variables changed: `(name, Some(value))` sets one, `(name, None)`
+/// removes it (for example `("AWS_MAX_ATTEMPTS", None)` to run with stackfleet's own default).
+pub fn stackfleet_env(
+    endpoint: &impl Endpoint,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, Option<&str>)],
+) -> Run {
+    let child = stackfleet_command(endpoint, dir, args, env)
+        .spawn()
+        .expect("stackfleet starts");
+    finish(child)
 }
 
 /// A scratch directory holding a fleet.toml and its templates; removed when dropped.
@@ -380,6 +541,19 @@ impl Workspace {
         self.write(relative, &text)
     }
 
+    /// Replaces `from` (which must occur) with `to` in `relative`, in place: a user editing
+    /// fleet.toml between two commands.
+    pub fn edit(&self, relative: &str, from: &str, to: &str) {
+        let path = self.dir.path().join(relative);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        assert!(
+            text.contains(from),
+            "{relative} does not contain {from:?}:\n{text}"
+        );
+        std::fs::write(&path, text.replace(from, to)).expect("write file");
+    }
+
     /// Writes fleet.toml.
     pub fn with_fleet(self, toml: &str) -> Self {
         self.write("fleet.toml", toml)
@@ -388,5 +562,48 @@ impl Workspace {
     /// Writes [`MARKER_TEMPLATE`] as `templates/marker.yaml`.
     pub fn with_marker_template(self) -> Self {
         self.write("templates/marker.yaml", MARKER_TEMPLATE)
+    }
+}
+
+/// The `stackfleet` command [`stackfleet_env`] runs, to start without waiting: stdout and stderr
+/// piped, stdin closed.
+pub fn stackfleet_command(
+    endpoint: &impl Endpoint,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, Option<&str>)],
+) -> Command {
+    // Empty rather than missing: the SDK warns on stderr about a configured file that is absent.
+    let empty = Path::new("/dev/null");
+    let mut cmd = Command::new(STACKFLEET);
+    clean_env(&mut cmd)
+        .current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint.url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "2")
+        .env("AWS_CONFIG_FILE", empty)
+        .env("AWS_SHARED_CREDENTIALS_FILE", empty)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in env {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
+}
+
+/// Waits for a `stackfleet` started from [`stackfleet_command`] and returns how it ended.
+pub fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().expect("stackfleet runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
     }
 }

@@ -5,6 +5,13 @@
 //! Output snapshots live in `snapshots/`. After an intended change of output, rewrite them with
 //! `INSTA_UPDATE=always cargo test --test it` (or `cargo insta review`) and review the diff.
 
+mod apply;
+mod cli;
+mod coverage;
+mod drift;
 mod harness;
 mod plan;
+mod proxy;
+mod reliability;
+mod templates;
 mod validate;

@@ -1,0 +1,209 @@
+//! `stackfleet drift` end to end. moto implements neither DetectStackSetDrift nor
+//! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error), and its
+//! ListStackInstances carries no DriftStatus; detection itself is proven with canned responses in
+//! crates/executor. Here: the command fails fast and cleanly on such an endpoint, and
+//! `--no-detect` reports what StackSets lists.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{
+    MARKER_TEMPLATE, Moto, Workspace, account_id, boto3, seed, stackfleet, stackfleet_env,
+};
+
+const MANAGEMENT: &str = "123456789012";
+
+const FLEET: &str = r#"[organization]
+home_region = "us-east-1"
+management_account = "123456789012"
+
+[[stack_sets]]
+name = "marker"
+template = "templates/marker.yaml"
+permission_model = "self-managed"
+regions = ["us-east-1", "eu-west-1"]
+parameters = { Team = "security" }
+
+[stack_sets.targets]
+organizational_units = ["/Prod"]
+accounts = ["123456789012"]
+"#;
+
+/// Two accounts in /Prod and the management account, all deployed in both regions.
+fn deployed() -> (Moto, Value, Workspace) {
+    let moto = Moto::start();
+    let org = seed(
+        &moto,
+        json!({
+            "seed": 23,
+            "ous": ["/Prod"],
+            "accounts": [{"name": "prod-a", "ou": "/Prod"}, {"name": "prod-b", "ou": "/Prod"}],
+            "stack_sets": [{
+                "name": "marker",
+                "template_body": MARKER_TEMPLATE,
+                "parameters": {"Team": "security"},
+                "tags": {"stackfleet:fleet": "default"},
+                "capabilities": [],
+                "instances": [{
+                    "accounts": [MANAGEMENT, "prod-a", "prod-b"],
+                    "regions": ["us-east-1", "eu-west-1"],
+                }],
+            }],
+        }),
+    );
+    let ws = Workspace::new().with_marker_template().with_fleet(FLEET);
+    (moto, org, ws)
+}
+
+/// The actions of the stack set's operations, as boto3 lists them.
+fn operation_actions(moto: &Moto) -> Value {
+    boto3(
+        moto,
+        r#"
+summaries = client("cloudformation").list_stack_set_operations(StackSetName="marker")["Summaries"]
+result = sorted(s["Action"] for s in summaries)
+"#,
+        json!(null),
+    )
+}
+
+#[test]
+fn detection_fails_fast_on_moto_and_no_detect_reports_not_checked() {
+    let (moto, org, ws) = deployed();
+    detection_on_an_endpoint_without_it_fails_fast_and_cleanly(&moto, &ws);
+    no_detect_reports_every_instance_as_not_checked(&moto, &org, &ws);
+}
+
+/// moto answers DetectStackSetDrift with HTTP 500: one clear error within seconds, nothing on
+/// stdout, no detection operation, no change.
+fn detection_on_an_endpoint_without_it_fails_fast_and_cleanly(moto: &Moto, ws: &Workspace) {
+    let before = moto.state();
+
+    // As a user runs it: stackfleet's own retry budget (no AWS_MAX_ATTEMPTS), and backtraces on
+    // should anything panic. JSON output, so that a partial report would show on stdout.
+    let started = Instant::now();
+    let run = stackfleet_env(
+        moto,
+        ws.path(),
+        &["drift", "--output", "json"],
+        &[("AWS_MAX_ATTEMPTS", None), ("RUST_BACKTRACE", Some("1"))],
+    );
+    let took = started.elapsed();
+    run.assert_code(1);
+    assert!(
+        took < Duration::from_secs(10),
+        "drift took {took:?} to fail"
+    );
+    assert!(
+        run.stderr
+            .contains("does not implement CloudFormation DetectStackSetDrift"),
+        "{}",
+        run.stderr
+    );
+    for bad in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!run.stderr.contains(bad), "{bad} in:\n{}", run.stderr);
+    }
+    assert_eq!(run.stdout, "", "no partial report on stdout");
+    assert!(
+        before == moto.state(),
+        "a failed detection changed moto's state"
+    );
+    // The seed's one CreateStackInstances, and no DETECT_DRIFT.
+    assert_eq!(operation_actions(moto), json!(["CREATE"]));
+}
+
+/// `--no-detect` reads what StackSets lists: moto gives no DriftStatus, so every instance is
+/// NOT_CHECKED, and no detection ever ran.
+fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws: &Workspace) {
+    let before = moto.state();
+
+    let run = stackfleet(
+        moto,
+        ws.path(),
+        &[
+            "drift",
+            "--no-detect",
+            "--output",
+            "json",
+            "--fail-on-drift",
+        ],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    let mut accounts = [
+        MANAGEMENT.to_string(),
+        account_id(org, "prod-a"),
+        account_id(org, "prod-b"),
+    ];
+    accounts.sort();
+    let instances: Vec<Value> = accounts
+        .iter()
+        .flat_map(|a| {
+            ["eu-west-1", "us-east-1"].map(|r| {
+                json!({"account": a, "region": r, "drift_status": "NOT_CHECKED", "resources": []})
+            })
+        })
+        .collect();
+    let mut listed = report["stack_sets"][0]["instances"].clone();
+    if let Some(list) = listed.as_array_mut() {
+        list.sort_by_key(|i| (i["account"].to_string(), i["region"].to_string()));
+    }
+    assert_eq!(listed, json!(instances));
+    let mut keys: Vec<&str> = report["stack_sets"][0]
+        .as_object()
+        .expect("a stack set")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["detection_status", "instances", "name", "operation_id"],
+        "{report:#}"
+    );
+    assert_eq!(report["drifted_instances"], 0);
+    assert_eq!(report["stack_sets"][0]["name"], "marker");
+    // moto has never run a drift detection: none to report.
+    assert_eq!(report["stack_sets"][0]["operation_id"], Value::Null);
+    assert_eq!(report["stack_sets"][0]["detection_status"], Value::Null);
+    assert_eq!(
+        report.as_object().map(|o| o.len()),
+        Some(2),
+        "drifted_instances and stack_sets only: {report:#}"
+    );
+
+    let table = stackfleet(moto, ws.path(), &["drift", "--no-detect"]);
+    table.assert_code(0);
+    assert!(
+        table.stdout.contains("never run")
+            && table
+                .stdout
+                .contains("No drift: every checked instance matches its template."),
+        "{}",
+        table.stdout
+    );
+    let markdown = stackfleet(
+        moto,
+        ws.path(),
+        &["drift", "--no-detect", "--output", "markdown", "--quiet"],
+    );
+    markdown.assert_code(0);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("### stackfleet drift: no drift\n")
+            && markdown
+                .stdout
+                .contains("| `marker` | never run | 0 | 0 | 6 | 0 |"),
+        "{}",
+        markdown.stdout
+    );
+
+    assert!(before == moto.state(), "--no-detect changed moto's state");
+    assert_eq!(
+        operation_actions(moto),
+        json!(["CREATE"]),
+        "no DETECT_DRIFT"
+    );
+}
