@@ -56,10 +56,66 @@ fn snippet(d: &Diagnostic) -> String {
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .and_then(|text| text.lines().nth(d.location.line - 1).map(str::to_string));
     if let Some(line) = line {
+        let (shown, column) = window(&line, d.location.column);
         let number = d.location.line.to_string();
         let pad = " ".repeat(number.len());
-        let caret = " ".repeat(d.location.column.saturating_sub(1));
-        let _ = write!(out, "{pad} |\n{number} | {line}\n{pad} | {caret}^\n");
+        let caret = " ".repeat(column.saturating_sub(1));
+        let _ = write!(out, "{pad} |\n{number} | {shown}\n{pad} | {caret}^\n");
     }
     out
+}
+
+/// Characters of a source line shown around the column, so that a huge one-line file still
+/// gives an error of one screen.
+const WINDOW: usize = 100;
+
+/// At most [`WINDOW`] characters of `line` around `column`, marked with `…` where cut, and the
+/// column within what is shown.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= WINDOW {
+        return (line.to_string(), column);
+    }
+    let start = column
+        .saturating_sub(1)
+        .saturating_sub(WINDOW / 2)
+        .min(chars.len() - WINDOW);
+    let end = start + WINDOW;
+    let mut shown: String = chars[start..end].iter().collect();
+    let mut column = column - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        column += 1;
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{WINDOW, window};
+
+    #[test]
+    fn short_lines_are_shown_whole() {
+        assert_eq!(
+            window("regions = [\"x\"]", 12),
+            ("regions = [\"x\"]".to_string(), 12)
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(5000), "b".repeat(5000));
+        let (shown, column) = window(&line, 5001);
+        assert!(shown.chars().count() <= WINDOW + 2);
+        assert_eq!(shown.chars().nth(column - 1), Some('X'));
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        let (start, column) = window(&line, 3);
+        assert_eq!(
+            (start.chars().nth(column - 1), start.starts_with('…')),
+            (Some('a'), false)
+        );
+    }
 }

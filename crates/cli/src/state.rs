@@ -1,6 +1,8 @@
 //! Connecting to AWS and reading everything a plan is computed from. Read-only.
 
-use stackfleet_planner::fleet::{CallAs, Located};
+use std::path::Path;
+
+use stackfleet_planner::fleet::{self, CallAs, Fleet, Located};
 use stackfleet_planner::{Inventory, Observed, org};
 
 use aws_config::SdkConfig;
@@ -76,6 +78,27 @@ pub async fn connect(
         orgs: aws_sdk_organizations::Client::new(&config),
         caller_account: caller.account,
     })
+}
+
+/// Reads fleet.toml (with the command line's overrides) and connects as it says: the region,
+/// the role, the management-account guard and the caller it names.
+pub async fn open(
+    config: &Path,
+    aws: &AwsSettings,
+    printer: Printer,
+) -> Result<(Fleet, Session), CliError> {
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
+    let session = connect(
+        aws,
+        &fleet.organization.home_region,
+        aws.fleet_role(&fleet),
+        fleet.organization.management_account.as_ref(),
+        fleet.organization.call_as,
+        printer,
+    )
+    .await?;
+    Ok((fleet, session))
 }
 
 /// Refuses an organization whose management account is not `organization.management_account`.

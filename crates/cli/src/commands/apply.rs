@@ -105,17 +105,7 @@ async fn fresh_plan(
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
-    let mut fleet = fleet::load(config)?;
-    aws.apply_to(&mut fleet);
-    let session = state::connect(
-        aws,
-        &fleet.organization.home_region,
-        aws.fleet_role(&fleet),
-        fleet.organization.management_account.as_ref(),
-        fleet.organization.call_as,
-        printer,
-    )
-    .await?;
+    let (fleet, session) = state::open(config, aws, printer).await?;
     let (plan, _, observed) = plan_with(&session, &fleet, aws, printer).await?;
     let waited = wait_for_running(&session, &plan, observed.stack_sets.keys(), printer).await?;
     if !waited {

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use stackfleet_planner::coverage::coverage;
-use stackfleet_planner::fleet;
 
 use crate::cli::{CoverageArgs, CoverageFormat};
 use crate::commands::plan::write_stdout;
@@ -26,17 +25,7 @@ pub async fn run(
     args: &CoverageArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let mut fleet = fleet::load(config)?;
-    aws.apply_to(&mut fleet);
-    let session = state::connect(
-        aws,
-        &fleet.organization.home_region,
-        aws.fleet_role(&fleet),
-        fleet.organization.management_account.as_ref(),
-        fleet.organization.call_as,
-        printer,
-    )
-    .await?;
+    let (fleet, session) = state::open(config, aws, printer).await?;
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
     let (inventory, observed) = state::read(
         &session,

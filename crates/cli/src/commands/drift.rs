@@ -9,7 +9,6 @@ use stackfleet_executor::drift::{self, StackSetDrift};
 use stackfleet_executor::observe::call_as;
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{Event, PollPolicy};
-use stackfleet_planner::fleet;
 use tokio::sync::mpsc;
 
 use crate::cli::{DriftArgs, OutputFormat};
@@ -31,17 +30,7 @@ pub async fn run(
     args: &DriftArgs,
     printer: Printer,
 ) -> Result<bool, CliError> {
-    let mut fleet = fleet::load(config)?;
-    aws.apply_to(&mut fleet);
-    let session = state::connect(
-        aws,
-        &fleet.organization.home_region,
-        aws.fleet_role(&fleet),
-        fleet.organization.management_account.as_ref(),
-        fleet.organization.call_as,
-        printer,
-    )
-    .await?;
+    let (fleet, session) = state::open(config, aws, printer).await?;
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
     let observed = stackfleet_executor::observe(
         &session.cfn,

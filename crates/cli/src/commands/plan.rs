@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use stackfleet_planner::fleet::{self, Fleet};
+use stackfleet_planner::fleet::Fleet;
 use stackfleet_planner::{Inventory, Observed, Plan, plan};
 
 use crate::cli::{OutputFormat, PlanArgs};
@@ -25,9 +25,8 @@ pub async fn run(
     args: &PlanArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let mut fleet = fleet::load(config)?;
-    aws.apply_to(&mut fleet);
-    let (plan, _inventory) = make_plan(&fleet, aws, printer).await?;
+    let (fleet, session) = state::open(config, aws, printer).await?;
+    let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
     let mut stdout = std::io::stdout().lock();
     let text = match args.output {
         OutputFormat::Table => render::plan::table(&plan, args.detail),
@@ -47,26 +46,6 @@ pub async fn run(
     Ok(Outcome {
         has_changes: plan.summary.has_changes(),
     })
-}
-
-/// Reads everything a plan needs and computes it: the caller's identity, the organization and
-/// the stack sets. Read-only.
-pub async fn make_plan(
-    fleet: &Fleet,
-    aws: &AwsSettings,
-    printer: Printer,
-) -> Result<(Plan, Inventory), CliError> {
-    let session = state::connect(
-        aws,
-        &fleet.organization.home_region,
-        aws.fleet_role(fleet),
-        fleet.organization.management_account.as_ref(),
-        fleet.organization.call_as,
-        printer,
-    )
-    .await?;
-    let (plan, inventory, _) = plan_with(&session, fleet, aws, printer).await?;
-    Ok((plan, inventory))
 }
 
 /// Reads the state through `session` and computes the plan, which records the role it was made
