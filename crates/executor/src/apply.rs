@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::error::ExecError;
 use crate::events::Event;
 use crate::observe::call_as;
-use crate::operation::{OperationOutcome, PollPolicy, StackSetContext};
+use crate::operation::{AfterWaiting, OperationOutcome, PollPolicy, StackSetContext};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
@@ -303,7 +303,7 @@ async fn run_operation(
     let id = op.id.as_str();
     let started = match op.action {
         OperationAction::CreateInstances => {
-            ctx.start_planned("CreateStackInstances", id, || async {
+            ctx.start("CreateStackInstances", id, AfterWaiting::Stop, || async {
                 client
                     .create_stack_instances()
                     .stack_set_name(&set.name)
@@ -324,7 +324,7 @@ async fn run_operation(
                 .desired
                 .as_ref()
                 .is_some_and(|d| d.retain_stacks_on_delete);
-            ctx.start_planned("DeleteStackInstances", id, || async {
+            ctx.start("DeleteStackInstances", id, AfterWaiting::Stop, || async {
                 client
                     .delete_stack_instances()
                     .stack_set_name(&set.name)
@@ -342,7 +342,7 @@ async fn run_operation(
             .await
         }
         OperationAction::UpdateInstances => {
-            ctx.start_planned("UpdateStackInstances", id, || async {
+            ctx.start("UpdateStackInstances", id, AfterWaiting::Stop, || async {
                 client
                     .update_stack_instances()
                     .stack_set_name(&set.name)
@@ -368,7 +368,7 @@ async fn run_operation(
                     },
                 });
             };
-            ctx.start_planned("UpdateStackSet", id, || async {
+            ctx.start("UpdateStackSet", id, AfterWaiting::Stop, || async {
                 let mut request = client
                     .update_stack_set()
                     .stack_set_name(&set.name)

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::ExecError;
 use crate::observe::list_instances;
-use crate::operation::{OperationOutcome, StackSetContext};
+use crate::operation::{AfterWaiting, OperationOutcome, StackSetContext};
 
 /// Drift of one stack set.
 #[derive(Debug, Clone, Serialize)]
@@ -69,23 +69,28 @@ pub async fn detect(
     operation_id: &str,
 ) -> Result<(String, OperationOutcome), ExecError> {
     let id = ctx
-        .start("DetectStackSetDrift", operation_id, || async {
-            ctx.client
-                .detect_stack_set_drift()
-                .stack_set_name(ctx.stack_set)
-                .operation_id(operation_id)
-                .call_as(ctx.call_as.clone())
-                // A detection that cannot start is reported within seconds, not after the
-                // CLI's long throttling budget; three tries still absorb a throttle.
-                .customize()
-                .config_override(
-                    aws_sdk_cloudformation::config::Builder::default()
-                        .retry_config(RetryConfig::standard().with_max_attempts(3)),
-                )
-                .send()
-                .await
-                .map(|o| o.operation_id)
-        })
+        .start(
+            "DetectStackSetDrift",
+            operation_id,
+            AfterWaiting::CallAgain,
+            || async {
+                ctx.client
+                    .detect_stack_set_drift()
+                    .stack_set_name(ctx.stack_set)
+                    .operation_id(operation_id)
+                    .call_as(ctx.call_as.clone())
+                    // A detection that cannot start is reported within seconds, not after the
+                    // CLI's long throttling budget; three tries still absorb a throttle.
+                    .customize()
+                    .config_override(
+                        aws_sdk_cloudformation::config::Builder::default()
+                            .retry_config(RetryConfig::standard().with_max_attempts(3)),
+                    )
+                    .send()
+                    .await
+                    .map(|o| o.operation_id)
+            },
+        )
         .await?;
     let outcome = ctx.wait(&id, None).await?;
     Ok((id, outcome))

@@ -48,10 +48,12 @@ impl Default for PollPolicy {
 
 /// What to do once another operation that blocked ours has ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AfterWaiting {
-    /// Call again.
+pub enum AfterWaiting {
+    /// Call again: right for work that does not depend on the stack set's state, such as drift
+    /// detection.
     CallAgain,
-    /// Stop: the plan behind our operation is out of date.
+    /// Stop with [`ExecError::Superseded`]: the other operation changed the stack set, so the
+    /// plan behind ours is out of date.
     Stop,
 }
 
@@ -112,42 +114,8 @@ impl StackSetContext<'_> {
     /// return the `OperationId` of the response. Returns the id of the operation, whether this
     /// call or an earlier one created it. (AWS echoes our id; an endpoint that assigns its own,
     /// as the emulator does, is followed by the id it returns.) When another operation runs, it
-    /// waits for it and calls again: right for work that does not depend on the stack set's
-    /// state, such as drift detection.
+    /// waits for it, then does what `after_waiting` says.
     pub async fn start<E, F, Fut>(
-        &self,
-        name: &'static str,
-        operation_id: &str,
-        call: F,
-    ) -> Result<String, ExecError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
-    {
-        self.start_with(name, operation_id, AfterWaiting::CallAgain, call)
-            .await
-    }
-
-    /// Like [`start`](Self::start), but after waiting for another operation it does not call
-    /// again: the other operation changed the stack set, so the plan this operation came from
-    /// is out of date. Fails with [`ExecError::Superseded`] then.
-    pub async fn start_planned<E, F, Fut>(
-        &self,
-        name: &'static str,
-        operation_id: &str,
-        call: F,
-    ) -> Result<String, ExecError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
-    {
-        self.start_with(name, operation_id, AfterWaiting::Stop, call)
-            .await
-    }
-
-    async fn start_with<E, F, Fut>(
         &self,
         name: &'static str,
         operation_id: &str,
