@@ -39,49 +39,37 @@ pub fn json(reports: &[StackSetDrift]) -> String {
 
 /// Rows of resource-level differences: stack set, account, region, resource, type, status,
 /// property, expected, actual.
-fn differences(reports: &[StackSetDrift]) -> Vec<[String; 9]> {
+fn differences(reports: &[StackSetDrift]) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     for r in reports {
         for i in r.instances.iter().filter(|i| i.drift_status == "DRIFTED") {
+            // One row per property difference; "-" where the report has nothing finer.
+            let mut push = |resource: [&str; 3], diff: [&str; 3]| {
+                let row = [r.name.as_str(), &i.account, &i.region]
+                    .into_iter()
+                    .chain(resource)
+                    .chain(diff)
+                    .map(str::to_string)
+                    .collect();
+                rows.push(row);
+            };
             if i.resources.is_empty() {
-                rows.push([
-                    r.name.clone(),
-                    i.account.clone(),
-                    i.region.clone(),
-                    "-".into(),
-                    "-".into(),
-                    "DRIFTED".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                ]);
+                push(["-", "-", "DRIFTED"], ["-", "-", "-"]);
             }
             for res in &i.resources {
+                let resource = [
+                    res.logical_id.as_str(),
+                    res.resource_type.as_str(),
+                    res.status.as_str(),
+                ];
                 if res.differences.is_empty() {
-                    rows.push([
-                        r.name.clone(),
-                        i.account.clone(),
-                        i.region.clone(),
-                        res.logical_id.clone(),
-                        res.resource_type.clone(),
-                        res.status.clone(),
-                        "-".into(),
-                        "-".into(),
-                        "-".into(),
-                    ]);
+                    push(resource, ["-", "-", "-"]);
                 }
                 for d in &res.differences {
-                    rows.push([
-                        r.name.clone(),
-                        i.account.clone(),
-                        i.region.clone(),
-                        res.logical_id.clone(),
-                        res.resource_type.clone(),
-                        res.status.clone(),
-                        d.path.clone(),
-                        d.expected.clone(),
-                        d.actual.clone(),
-                    ]);
+                    push(
+                        resource,
+                        [d.path.as_str(), d.expected.as_str(), d.actual.as_str()],
+                    );
                 }
             }
         }
@@ -128,7 +116,7 @@ pub fn table(reports: &[StackSetDrift]) -> String {
     if !rows.is_empty() {
         let mut d = new_table(&DIFF_HEADER);
         for row in rows {
-            d.add_row(row.to_vec());
+            d.add_row(row);
         }
         let _ = writeln!(out, "\nChanged outside StackSets:\n{d}");
     }
