@@ -193,3 +193,60 @@ pub fn markdown(reports: &[StackSetDrift]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_executor::drift::{InstanceDrift, PropertyDrift, ResourceDrift, StackSetDrift};
+
+    use super::differences;
+
+    #[test]
+    fn one_row_per_difference_with_dashes_where_nothing_is_finer() {
+        let instance = |account: &str, status: &str, resources| InstanceDrift {
+            account: account.to_string(),
+            region: "us-east-1".to_string(),
+            drift_status: status.to_string(),
+            resources,
+        };
+        let resource = |id: &str, differences| ResourceDrift {
+            logical_id: id.to_string(),
+            resource_type: "AWS::Events::Rule".to_string(),
+            status: "MODIFIED".to_string(),
+            differences,
+        };
+        let report = StackSetDrift {
+            name: "monitor".to_string(),
+            operation_id: Some("d-1".to_string()),
+            detection_status: Some("SUCCEEDED".to_string()),
+            instances: vec![
+                instance("111111111111", "IN_SYNC", vec![]),
+                instance("222222222222", "DRIFTED", vec![]),
+                instance(
+                    "333333333333",
+                    "DRIFTED",
+                    vec![
+                        resource("Gone", vec![]),
+                        resource(
+                            "Rule",
+                            vec![PropertyDrift {
+                                path: "/State".to_string(),
+                                expected: "ENABLED".to_string(),
+                                actual: "DISABLED".to_string(),
+                                kind: "NOT_EQUAL".to_string(),
+                            }],
+                        ),
+                    ],
+                ),
+            ],
+        };
+        let rows: Vec<String> = differences(&[report]).iter().map(|r| r.join(" ")).collect();
+        assert_eq!(
+            rows,
+            [
+                "monitor 222222222222 us-east-1 - - DRIFTED - - -",
+                "monitor 333333333333 us-east-1 Gone AWS::Events::Rule MODIFIED - - -",
+                "monitor 333333333333 us-east-1 Rule AWS::Events::Rule MODIFIED /State ENABLED DISABLED",
+            ]
+        );
+    }
+}
