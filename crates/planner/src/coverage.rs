@@ -9,7 +9,7 @@ use crate::diagnostic::Diagnostics;
 use crate::fleet::Fleet;
 use crate::inventory::{AccountStatus, Inventory};
 use crate::observed::{InstanceStatus, Observed, ObservedInstance};
-use crate::plan::{Resolver, SkipReason, ou_paths};
+use crate::targets::{Resolver, SkipReason, ou_paths};
 
 /// The status of one account × region of one stack set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
