@@ -47,7 +47,11 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
                 auto_deployment,
             ),
         );
-        for instance in instances {
+        // In sorted order: StackSets pages instances in no promised order, and the same state must
+        // give the same fingerprint (sorting an already sorted list costs one pass).
+        let mut sorted: Vec<&ObservedInstance> = instances.iter().collect();
+        sorted.sort_unstable();
+        for instance in sorted {
             let ObservedInstance {
                 account,
                 region,

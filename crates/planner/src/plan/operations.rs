@@ -12,23 +12,28 @@ use super::model::{Operation, OperationAction};
 /// StackSets takes at most 50 OUs in one operation's `DeploymentTargets`.
 pub const MAX_OUS_PER_OPERATION: usize = 50;
 
-/// The OU each account's first instance was deployed through, by account: looked up once per
-/// account of an operation, so a map rather than a scan. Only service-managed operations name
-/// OUs; for self-managed stack sets the map stays empty.
+/// The OU each account was deployed through, by account: looked up once per account of an
+/// operation, so a map rather than a scan. Only service-managed operations name OUs; for
+/// self-managed stack sets the map stays empty. Where an account's instances name different OUs,
+/// its least instance (by region first) decides, whatever order StackSets listed them in.
 pub(super) fn deployed_through(
     model: PermissionModel,
     instances: &[ObservedInstance],
 ) -> BTreeMap<&str, Option<&str>> {
-    let mut by_account = BTreeMap::new();
     if model == PermissionModel::SelfManaged {
-        return by_account;
+        return BTreeMap::new();
     }
+    let mut first: BTreeMap<&str, &ObservedInstance> = BTreeMap::new();
     for instance in instances {
-        by_account
+        first
             .entry(instance.account.as_str())
-            .or_insert(instance.organizational_unit_id.as_deref());
+            .and_modify(|least| *least = (*least).min(instance))
+            .or_insert(instance);
     }
-    by_account
+    first
+        .into_iter()
+        .map(|(account, instance)| (account, instance.organizational_unit_id.as_deref()))
+        .collect()
 }
 
 /// The rectangles of `cells` as operations; service-managed ones also name the accounts' OUs,

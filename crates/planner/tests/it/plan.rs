@@ -562,11 +562,46 @@ proptest! {
     }
 
     #[test]
-    fn same_inputs_same_plan_byte_for_byte(case in case()) {
+    fn same_inputs_same_plan_byte_for_byte(case in case(), seed in any::<u64>()) {
         let (fleet, inventory, observed, _) = setup(&case);
         let a = serde_json::to_string(&plan(&fleet, &inventory, &observed).unwrap()).unwrap();
-        let b = serde_json::to_string(&plan(&fleet, &inventory.clone(), &observed.clone()).unwrap()).unwrap();
+
+        // The same facts in another order: fleet.toml's target lists, the organization's accounts
+        // and OUs as a reader might collect them, and the instances as StackSets pages them.
+        let mut rng = seed | 1;
+        let mut targets = case.targets.clone();
+        let mut excluded = case.excluded.clone();
+        shuffle(&mut targets, &mut rng);
+        shuffle(&mut excluded, &mut rng);
+        let reordered = Case { targets, excluded, ..case.clone() };
+        let (fleet_b, _, _, _) = setup(&reordered);
+        let mut accounts: Vec<_> = inventory.accounts.clone().into_iter().collect();
+        let mut ous: Vec<_> = inventory.organizational_units.clone().into_iter().collect();
+        shuffle(&mut accounts, &mut rng);
+        shuffle(&mut ous, &mut rng);
+        let inventory_b = Inventory {
+            accounts: accounts.into_iter().collect(),
+            organizational_units: ous.into_iter().collect(),
+            ..inventory.clone()
+        };
+        let mut observed_b = observed.clone();
+        for set in observed_b.stack_sets.values_mut() {
+            shuffle(&mut set.instances, &mut rng);
+        }
+        let b = serde_json::to_string(&plan(&fleet_b, &inventory_b, &observed_b).unwrap()).unwrap();
         prop_assert_eq!(a, b);
+    }
+}
+
+/// Fisher–Yates with a xorshift generator: the order follows the proptest-drawn seed, so that a
+/// failure replays.
+fn shuffle<T>(items: &mut [T], state: &mut u64) {
+    for i in (1..items.len()).rev() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let j = (*state % (i as u64 + 1)) as usize;
+        items.swap(i, j);
     }
 }
 
