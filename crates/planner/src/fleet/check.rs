@@ -59,7 +59,8 @@ impl Checker<'_> {
                     self.error(
                         &name.span(),
                         format!(
-                            "fleet name {:?} must start with a letter and hold only letters, digits and '-'",
+                            "fleet name {:?} must start with a letter and hold only letters, \
+                             digits and '-'",
                             name.get_ref()
                         ),
                     );
@@ -177,7 +178,8 @@ impl Checker<'_> {
             self.error(
                 &arn.span(),
                 format!(
-                    "{key} {:?} is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>",
+                    "{key} {:?} is not an IAM role ARN: \
+                     expected arn:aws:iam::<12-digit account>:role/<name>",
                     arn.get_ref()
                 ),
             );
@@ -257,7 +259,10 @@ impl Checker<'_> {
             if value.len() > 1 && (value.ends_with('/') || value.contains("//")) {
                 self.error(
                     &raw.span(),
-                    format!("malformed OU path {value:?}: use /Parent/Child, or / for the whole organization"),
+                    format!(
+                        "malformed OU path {value:?}: use /Parent/Child, \
+                         or / for the whole organization"
+                    ),
                 );
                 return None;
             }
@@ -268,7 +273,8 @@ impl Checker<'_> {
             self.error(
                 &raw.span(),
                 format!(
-                    "malformed OU {value:?}: expected a path from the root such as /Workloads, or an id such as ou-ab12-cdef3456 or r-ab12"
+                    "malformed OU {value:?}: expected a path from the root such as /Workloads, \
+                     or an id such as ou-ab12-cdef3456 or r-ab12"
                 ),
             );
             return None;
@@ -306,31 +312,36 @@ impl Checker<'_> {
             self.error(
                 &raw.name.span(),
                 format!(
-                    "stack set name {name:?} must start with a letter, hold only letters, digits and '-', and be at most 128 characters"
+                    "stack set name {name:?} must start with a letter, hold only letters, \
+                     digits and '-', and be at most 128 characters"
                 ),
             );
         }
         let regions = match raw.regions {
             Some(r) => self.regions(r),
-            None => {
-                match default_regions {
-                    Some(r) => r.to_vec(),
-                    None => {
-                        self.error(
+            None => match default_regions {
+                Some(r) => r.to_vec(),
+                None => {
+                    self.error(
                         &raw.name.span(),
-                        format!("stack set {name:?} has no regions: set regions here or in [defaults]"),
+                        format!(
+                            "stack set {name:?} has no regions: \
+                             set regions here or in [defaults]"
+                        ),
                     );
-                        Vec::new()
-                    }
+                    Vec::new()
                 }
-            }
+            },
         };
         let rollout = self.rollout(raw.rollout, default_rollout);
         for region in &rollout.region_order {
             if !regions.contains(region) {
                 self.error(
                     &raw.name.span(),
-                    format!("rollout.region_order of stack set {name:?} names {region:?}, which is not one of its regions"),
+                    format!(
+                        "rollout.region_order of stack set {name:?} names {region:?}, \
+                         which is not one of its regions"
+                    ),
                 );
             }
         }
@@ -473,7 +484,8 @@ impl Checker<'_> {
                 self.error(
                     &at,
                     format!(
-                        "stack set {name:?} leaves required parameter {param:?} unset (template {} gives it no Default)",
+                        "stack set {name:?} leaves required parameter {param:?} unset \
+                         (template {} gives it no Default)",
                         template_path.display()
                     ),
                 );
@@ -555,7 +567,8 @@ impl Checker<'_> {
             self.error(
                 &raw.span(),
                 format!(
-                    "template {} is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY_BYTES} bytes inline",
+                    "template {} is {} bytes; \
+                     CloudFormation takes at most {MAX_TEMPLATE_BODY_BYTES} bytes inline",
                     full.display(),
                     body.len()
                 ),

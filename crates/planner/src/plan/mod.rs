@@ -168,7 +168,8 @@ fn plan_stack_set(
                 return Err(Diagnostic::new(
                     spec.location.clone(),
                     format!(
-                        "stack set {:?} exists as {} and StackSets cannot change a permission model: delete it or choose another name",
+                        "stack set {:?} exists as {} and StackSets cannot change a permission model: \
+                         delete it or choose another name",
                         spec.name,
                         match o.permission_model {
                             PermissionModel::SelfManaged => "self-managed",

@@ -54,14 +54,16 @@ impl Plan {
             for (key, digest) in std::mem::take(&mut desired.no_echo_digests) {
                 let value = spec.and_then(|s| s.parameters.get(&key)).ok_or_else(|| {
                     format!(
-                        "the plan masks NoEcho parameter {key} of stack set {}, and {} does not set it",
+                        "the plan masks NoEcho parameter {key} of stack set {}, \
+                         and {} does not set it",
                         set.name,
                         fleet.path.display()
                     )
                 })?;
                 if secret_digest(&fingerprint, &set.name, &key, value) != digest {
                     return Err(format!(
-                        "NoEcho parameter {key} of stack set {} in {} is not the value the plan was made with",
+                        "NoEcho parameter {key} of stack set {} in {} \
+                         is not the value the plan was made with",
                         set.name,
                         fleet.path.display()
                     ));
