@@ -10,25 +10,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/it/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use stackfleet_planner::batch::partition;
 
 const ACCOUNTS: usize = 10_000;
 const REGIONS: usize = 30;
-
-/// A deterministic pseudo-random sequence (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Rows (accounts) as masks over the regions; a set bit is an instance to create.
 type Matrix = Vec<u32>;

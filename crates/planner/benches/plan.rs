@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use peak_alloc::PeakAlloc;
+#[path = "../tests/it/rng.rs"]
+mod rng;
+
+use rng::Rng;
 use stackfleet_planner::fleet;
 use stackfleet_planner::inventory::{Account, AccountStatus, Inventory, OrganizationalUnit};
 use stackfleet_planner::observed::{InstanceStatus, Observed, ObservedInstance, ObservedStackSet};
@@ -28,21 +32,6 @@ use stackfleet_planner::regions::KNOWN_REGIONS;
 /// Counts every allocation, so that the planner's own peak can be told apart from its inputs.
 #[global_allocator]
 static ALLOCATOR: PeakAlloc = PeakAlloc;
-
-/// A deterministic pseudo-random sequence (xorshift), so every run plans the same organization.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.next() % 1000 < per_mille
-    }
-}
 
 /// Five levels of OUs, four children each below the root (4 + 16 + 64 + 256 + 1024 OUs); accounts
 /// spread over the 1,024 leaves; every 97th account suspended.

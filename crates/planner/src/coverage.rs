@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::Diagnostics;
 use crate::fleet::Fleet;
 use crate::inventory::{AccountStatus, Inventory};
-use crate::observed::{InstanceStatus, Observed, ObservedInstance};
-use crate::plan::{Resolver, SkipReason, ou_paths};
+use crate::observed::{DetailedStatus, DriftStatus, InstanceStatus, Observed, ObservedInstance};
+use crate::targets::{Resolver, SkipReason, ou_paths};
 
 /// The status of one account × region of one stack set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -323,18 +323,42 @@ fn classify(
         return (Missing, "no stack instance; apply creates it".to_string());
     };
     let reason = instance.status_reason.clone().unwrap_or_default();
-    let detailed = instance.detailed_status.as_deref();
-    if instance.status == InstanceStatus::Inoperable
-        || matches!(detailed, Some("FAILED" | "INOPERABLE"))
-    {
+    let detailed = instance.detailed();
+    let failed = match &detailed {
+        Some(DetailedStatus::Failed | DetailedStatus::Inoperable) => true,
+        Some(
+            DetailedStatus::Pending
+            | DetailedStatus::Running
+            | DetailedStatus::Succeeded
+            | DetailedStatus::Cancelled
+            | DetailedStatus::SkippedSuspendedAccount
+            | DetailedStatus::FailedImport
+            | DetailedStatus::Other(_),
+        )
+        | None => false,
+    };
+    if instance.status == InstanceStatus::Inoperable || failed {
         let reason = if reason.is_empty() {
-            format!("last operation {}", detailed.unwrap_or("failed"))
+            format!(
+                "last operation {}",
+                detailed.as_ref().map_or("failed", DetailedStatus::as_str)
+            )
         } else {
             reason
         };
         return (Failed, reason);
     }
-    if instance.drift_status.as_deref() == Some("DRIFTED") {
+    let drifted = match instance.drift() {
+        Some(DriftStatus::Drifted) => true,
+        Some(
+            DriftStatus::InSync
+            | DriftStatus::NotChecked
+            | DriftStatus::Unknown
+            | DriftStatus::Other(_),
+        )
+        | None => false,
+    };
+    if drifted {
         return (
             Drifted,
             "the stack was changed outside StackSets (last drift detection)".to_string(),
@@ -346,15 +370,18 @@ fn classify(
             let what = match other {
                 InstanceStatus::Outdated => "outdated",
                 InstanceStatus::Other(s) => s.as_str(),
-                _ => "not current",
+                InstanceStatus::Current | InstanceStatus::Inoperable => "not current",
             };
-            let detail = detailed.map(|d| format!(" ({d})")).unwrap_or_default();
+            let detail = detailed
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
             let reason = if reason.is_empty() {
                 format!("instance is {what}{detail}")
             } else {
                 format!("{reason}{detail}")
             };
-            if detailed == Some("CANCELLED") {
+            if detailed == Some(DetailedStatus::Cancelled) {
                 (Failed, reason)
             } else {
                 (Outdated, reason)

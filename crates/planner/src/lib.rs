@@ -15,12 +15,14 @@
 pub mod batch;
 pub mod coverage;
 pub mod diagnostic;
+pub mod digest;
 pub mod fleet;
 pub mod inventory;
 pub mod observed;
 pub mod org;
 pub mod plan;
 pub mod regions;
+pub mod targets;
 pub mod template;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Location};

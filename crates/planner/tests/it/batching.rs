@@ -14,22 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::rng::Rng;
 use stackfleet_planner::batch::{Rectangle, partition};
-
-/// A deterministic pseudo-random sequence (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Rows as bit masks over columns.
 type Matrix = Vec<u32>;

@@ -6,4 +6,5 @@ mod coverage;
 mod fuzz;
 mod org;
 mod plan;
+mod rng;
 mod validate;

@@ -9,6 +9,7 @@ use stackfleet_planner::plan::{Cell, OperationAction, Plan, SkipReason, StackSet
 use stackfleet_planner::{Fleet, Inventory, Observed};
 
 use crate::common::{Dir, TEMPLATE, fleet_text, instance, nothing, org};
+use crate::rng::Rng;
 
 fn fleet(regions: &[&str], targets: &str) -> Fleet {
     Dir::new().parse(&fleet_text(regions, targets)).unwrap()
@@ -399,6 +400,46 @@ fn changing_the_permission_model_is_refused() {
     );
 }
 
+#[test]
+fn a_service_managed_deletion_names_the_same_ou_whatever_the_instance_order() {
+    let inventory = org(&[("100000000001", "/A", Active)]);
+    let fleet = fleet(&["us-east-1"], "organizational_units = [\"/A\"]");
+    let mut observed = deployed(&fleet, &[]);
+    let mut old = observed.stack_sets["monitor"].clone();
+    old.name = "old".into();
+    old.permission_model = stackfleet_planner::fleet::PermissionModel::ServiceManaged;
+    old.tags.insert(
+        stackfleet_planner::fleet::FLEET_TAG.into(),
+        fleet.name.clone(),
+    );
+    // The account moved between OUs: its instances name two of them.
+    let mut east = instance("100000000001", "us-east-1");
+    east.organizational_unit_id = Some("ou-root-cccccccc".into());
+    let mut west = instance("100000000001", "eu-west-1");
+    west.organizational_unit_id = Some("ou-root-aaaaaaaa".into());
+    let mut plans = Vec::new();
+    for instances in [vec![east.clone(), west.clone()], vec![west, east]] {
+        old.instances = instances;
+        observed.stack_sets.insert("old".into(), old.clone());
+        plans.push(plan(&fleet, &inventory, &observed).unwrap());
+    }
+    assert_eq!(
+        serde_json::to_string(&plans[0]).unwrap(),
+        serde_json::to_string(&plans[1]).unwrap()
+    );
+    let deletion = plans[0]
+        .stack_sets
+        .iter()
+        .find(|s| s.name == "old")
+        .unwrap();
+    assert_eq!(deletion.action, StackSetAction::Delete);
+    // The least instance (eu-west-1) decides.
+    assert_eq!(
+        deletion.operations[0].organizational_units,
+        ["ou-root-aaaaaaaa"]
+    );
+}
+
 // ---- properties ----------------------------------------------------------------------------
 
 const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"];
@@ -562,10 +603,33 @@ proptest! {
     }
 
     #[test]
-    fn same_inputs_same_plan_byte_for_byte(case in case()) {
+    fn same_inputs_same_plan_byte_for_byte(case in case(), seed in any::<u64>()) {
         let (fleet, inventory, observed, _) = setup(&case);
         let a = serde_json::to_string(&plan(&fleet, &inventory, &observed).unwrap()).unwrap();
-        let b = serde_json::to_string(&plan(&fleet, &inventory.clone(), &observed.clone()).unwrap()).unwrap();
+
+        // The same facts in another order: fleet.toml's target lists, the organization's accounts
+        // and OUs as a reader might collect them, and the instances as StackSets pages them.
+        let mut rng = Rng(seed | 1);
+        let mut targets = case.targets.clone();
+        let mut excluded = case.excluded.clone();
+        rng.shuffle(&mut targets);
+        rng.shuffle(&mut excluded);
+        let reordered = Case { targets, excluded, ..case.clone() };
+        let (fleet_b, _, _, _) = setup(&reordered);
+        let mut accounts: Vec<_> = inventory.accounts.clone().into_iter().collect();
+        let mut ous: Vec<_> = inventory.organizational_units.clone().into_iter().collect();
+        rng.shuffle(&mut accounts);
+        rng.shuffle(&mut ous);
+        let inventory_b = Inventory {
+            accounts: accounts.into_iter().collect(),
+            organizational_units: ous.into_iter().collect(),
+            ..inventory.clone()
+        };
+        let mut observed_b = observed.clone();
+        for set in observed_b.stack_sets.values_mut() {
+            rng.shuffle(&mut set.instances);
+        }
+        let b = serde_json::to_string(&plan(&fleet_b, &inventory_b, &observed_b).unwrap()).unwrap();
         prop_assert_eq!(a, b);
     }
 }

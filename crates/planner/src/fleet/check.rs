@@ -1,372 +1,22 @@
-//! fleet.toml: what the user declares, read and checked before any AWS call.
-//!
-//! Reading happens in two steps: serde reads the file into spanned raw types (so unknown keys and
-//! wrong types come back with their position), then [`load`] checks what serde cannot (account ids,
-//! regions, percentages, templates, parameters) and builds the plain [`Fleet`] the planner uses.
+//! The checker: turns the raw shapes into the [`Fleet`] model, collecting every problem with its
+//! location in one pass, so the user fixes them all at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::diagnostic::{Diagnostic, Location};
 use crate::regions::is_known_region;
 use crate::template::{MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
 
-/// The tag stackfleet puts on every stack set it creates, with the fleet's name as value, so that a
-/// stack set that later leaves fleet.toml is recognised as ours and never confused with others.
-pub const FLEET_TAG: &str = "stackfleet:fleet";
-
-/// The validated contents of a fleet.toml.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fleet {
-    /// The fleet.toml it was read from.
-    pub path: PathBuf,
-    /// The fleet's name, recorded on its stack sets (tag [`FLEET_TAG`]).
-    pub name: String,
-    /// Where and as whom stackfleet works.
-    pub organization: OrganizationSettings,
-    /// The stack sets, in file order.
-    pub stack_sets: Vec<StackSetSpec>,
-}
-
-/// The `[organization]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrganizationSettings {
-    /// The region where the stack sets live.
-    pub home_region: String,
-    /// If set, stackfleet refuses to run as any other account.
-    pub management_account: Option<Located<String>>,
-    /// Whether to act as the management account or as a delegated administrator.
-    pub call_as: CallAs,
-    /// If set, stackfleet assumes this IAM role (with the caller's credentials) before any other
-    /// call, so that it acts in the management or delegated-administrator account.
-    pub assume_role_arn: Option<Located<String>>,
-}
-
-/// A value from fleet.toml with the place it was written, for errors found only against AWS.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Located<T> {
-    /// The value.
-    pub value: T,
-    /// Where it was written.
-    pub location: Location,
-}
-
-/// `organization.call_as`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CallAs {
-    /// The caller is the organization's management account (`CallAs = SELF`).
-    #[serde(rename = "self")]
-    SelfAccount,
-    /// The caller is a delegated StackSets administrator (`CallAs = DELEGATED_ADMIN`).
-    DelegatedAdmin,
-}
-
-/// `stack_sets.permission_model`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PermissionModel {
-    /// Explicit accounts; needs the administration and execution roles.
-    SelfManaged,
-    /// Organizations-integrated; targets OUs; never deploys to the management account.
-    ServiceManaged,
-}
-
-/// One `[[stack_sets]]` entry, with defaults applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackSetSpec {
-    /// The stack set's name, unique in the fleet.
-    pub name: String,
-    /// Where the entry starts in fleet.toml.
-    pub location: Location,
-    /// The stack set's description.
-    pub description: Option<String>,
-    /// The template file, relative to fleet.toml as written.
-    pub template_path: PathBuf,
-    /// The template as read.
-    pub template: Template,
-    /// Self- or service-managed.
-    pub permission_model: PermissionModel,
-    /// Governed regions, in the order written.
-    pub regions: Vec<String>,
-    /// Parameter values, as strings (lists joined with commas, as CloudFormation expects).
-    pub parameters: BTreeMap<String, String>,
-    /// Tags of the stack set (and, through StackSets, of every member stack).
-    pub tags: BTreeMap<String, String>,
-    /// `CAPABILITY_*` acknowledgements.
-    pub capabilities: BTreeSet<String>,
-    /// Self-managed: the administration role ARN (AWS default when unset).
-    pub administration_role_arn: Option<String>,
-    /// Self-managed: the execution role name (AWS default when unset).
-    pub execution_role_name: Option<String>,
-    /// Service-managed: automatic deployment to accounts that join the targeted OUs.
-    pub auto_deployment: Option<AutoDeployment>,
-    /// Keep member stacks when instances are deleted.
-    pub retain_stacks_on_delete: bool,
-    /// How operations roll out.
-    pub rollout: Rollout,
-    /// Which accounts get the stack.
-    pub targets: Targets,
-}
-
-/// Service-managed automatic deployment settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AutoDeployment {
-    /// Deploy to accounts added to a targeted OU.
-    pub enabled: bool,
-    /// Keep the stacks of accounts that leave a targeted OU.
-    #[serde(default)]
-    pub retain_stacks_on_account_removal: bool,
-}
-
-/// A concurrency or failure-tolerance limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Limit {
-    /// A number of accounts.
-    Count(u32),
-    /// A percentage of accounts.
-    Percentage(u32),
-}
-
-/// `RegionConcurrencyType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RegionConcurrency {
-    /// One region after the other.
-    Sequential,
-    /// All regions at once.
-    Parallel,
-}
-
-/// `ConcurrencyMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConcurrencyMode {
-    /// Concurrency never exceeds failure tolerance + 1 (the AWS default).
-    StrictFailureTolerance,
-    /// Concurrency stays at the maximum regardless of failures.
-    SoftFailureTolerance,
-}
-
-/// Rollout preferences (StackSets `OperationPreferences`), after defaults are applied.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rollout {
-    /// Accounts acted on at once per region.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_concurrent: Option<Limit>,
-    /// Failures per region before the operation stops.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure_tolerance: Option<Limit>,
-    /// Regions one after the other or all at once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region_concurrency: Option<RegionConcurrency>,
-    /// Strict or soft failure tolerance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub concurrency_mode: Option<ConcurrencyMode>,
-    /// Order of regions for sequential rollouts.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub region_order: Vec<String>,
-}
-
-/// A reference to an OU (or the root) as written in fleet.toml.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum OuRef {
-    /// A path of OU names from the root, `/` for the root itself.
-    Path(String),
-    /// An `ou-…` or `r-…` id.
-    Id(String),
-}
-
-/// `[stack_sets.targets]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Targets {
-    /// OUs whose accounts, nested OUs included, get the stack.
-    pub organizational_units: Vec<Located<OuRef>>,
-    /// Accounts that get the stack.
-    pub accounts: Vec<Located<String>>,
-    /// Accounts that never get the stack.
-    pub exclude_accounts: Vec<Located<String>>,
-    /// OUs whose accounts, nested OUs included, never get the stack.
-    pub exclude_organizational_units: Vec<Located<OuRef>>,
-}
-
-/// Why fleet.toml could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum FleetError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file has problems, each with its location.
-    #[error("{0}")]
-    Invalid(Diagnostics),
-}
-
-/// Reads and validates the fleet.toml at `path`. Makes no AWS call.
-pub fn load(path: &Path) -> Result<Fleet, FleetError> {
-    let bytes = std::fs::read(path).map_err(|source| FleetError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let location = Location::at_offset(path, &text, offset);
-            return Err(FleetError::Invalid(Diagnostics(vec![Diagnostic::new(
-                location,
-                "fleet.toml is not valid UTF-8",
-            )])));
-        }
-    };
-    parse(path, &text).map_err(FleetError::Invalid)
-}
-
-/// Validates fleet.toml text that was read from `path` (used to resolve template paths and to name
-/// locations). Makes no AWS call.
-pub fn parse(path: &Path, text: &str) -> Result<Fleet, Diagnostics> {
-    let raw: RawFleet = toml::from_str(text).map_err(|e| {
-        let span = e.span().unwrap_or(0..0);
-        Diagnostics(vec![Diagnostic::new(
-            Location::at_span(path, text, &span),
-            e.message().trim().replace('\n', "; "),
-        )])
-    })?;
-    let mut checker = Checker {
-        path,
-        text,
-        diagnostics: Vec::new(),
-    };
-    let fleet = checker.fleet(raw);
-    let mut diagnostics = checker.diagnostics;
-    if diagnostics.is_empty() {
-        Ok(fleet)
-    } else {
-        diagnostics.sort();
-        diagnostics.dedup();
-        Err(Diagnostics(diagnostics))
-    }
-}
-
-/// Whether `arn` is an IAM role ARN, `arn:<partition>:iam::<12 digits>:role/<path/name>`, in any
-/// partition (`aws`, `aws-cn`, `aws-us-gov`, ...).
-pub fn is_role_arn(arn: &str) -> bool {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    let partition_ok = partition
-        .strip_prefix("aws")
-        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
-    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    let name_ok = resource
-        .strip_prefix("role/")
-        .and_then(|path| path.rsplit('/').next())
-        .is_some_and(|name| {
-            !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
-        });
-    partition_ok && account_ok && name_ok
-}
-
-// ---- raw, spanned shapes of the file -------------------------------------------------------
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFleet {
-    name: Option<Spanned<String>>,
-    organization: RawOrganization,
-    #[serde(default)]
-    defaults: RawDefaults,
-    #[serde(default)]
-    stack_sets: Vec<Spanned<RawStackSet>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOrganization {
-    home_region: Spanned<String>,
-    management_account: Option<Spanned<String>>,
-    call_as: Option<CallAs>,
-    assume_role_arn: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawDefaults {
-    regions: Option<Spanned<Vec<Spanned<String>>>>,
-    #[serde(default)]
-    rollout: RawRollout,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawRollout {
-    max_concurrent_count: Option<Spanned<i64>>,
-    max_concurrent_percentage: Option<Spanned<i64>>,
-    failure_tolerance_count: Option<Spanned<i64>>,
-    failure_tolerance_percentage: Option<Spanned<i64>>,
-    region_concurrency: Option<RegionConcurrency>,
-    concurrency_mode: Option<ConcurrencyMode>,
-    region_order: Option<Vec<Spanned<String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStackSet {
-    name: Spanned<String>,
-    description: Option<String>,
-    template: Spanned<String>,
-    permission_model: PermissionModel,
-    regions: Option<Spanned<Vec<Spanned<String>>>>,
-    parameters: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
-    #[serde(default)]
-    tags: BTreeMap<Spanned<String>, Spanned<String>>,
-    #[serde(default)]
-    capabilities: Vec<Spanned<String>>,
-    administration_role_arn: Option<Spanned<String>>,
-    execution_role_name: Option<Spanned<String>>,
-    auto_deployment: Option<Spanned<AutoDeployment>>,
-    #[serde(default)]
-    retain_stacks_on_delete: bool,
-    #[serde(default)]
-    rollout: RawRollout,
-    targets: Spanned<RawTargets>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTargets {
-    #[serde(default)]
-    organizational_units: Vec<Spanned<String>>,
-    #[serde(default)]
-    accounts: Vec<Spanned<String>>,
-    #[serde(default)]
-    exclude_accounts: Vec<Spanned<String>>,
-    #[serde(default)]
-    exclude_organizational_units: Vec<Spanned<String>>,
-}
+use super::ids::{is_account_id, is_ou_id, is_role_arn, is_root_id, is_stack_set_name};
+use super::model::{
+    CallAs, FLEET_TAG, Fleet, Limit, Located, OrganizationSettings, OuRef, PermissionModel,
+    Rollout, StackSetSpec, Targets,
+};
+use super::raw::{RawFleet, RawOrganization, RawRollout, RawStackSet};
 
 const CAPABILITIES: &[&str] = &[
     "CAPABILITY_AUTO_EXPAND",
@@ -375,10 +25,13 @@ const CAPABILITIES: &[&str] = &[
 ];
 
 /// Collects every problem in one pass, so the user fixes them all at once.
-struct Checker<'a> {
-    path: &'a Path,
-    text: &'a str,
-    diagnostics: Vec<Diagnostic>,
+pub(super) struct Checker<'a> {
+    /// The fleet.toml, to resolve template paths and name locations.
+    pub path: &'a Path,
+    /// Its text, to turn spans into lines and columns.
+    pub text: &'a str,
+    /// Every problem found so far.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
@@ -398,14 +51,16 @@ impl Checker<'_> {
         }
     }
 
-    fn fleet(&mut self, raw: RawFleet) -> Fleet {
+    /// Checks the whole file and builds the model from what passes.
+    pub fn fleet(&mut self, raw: RawFleet) -> Fleet {
         let name = match raw.name {
             Some(name) => {
                 if !is_stack_set_name(name.get_ref()) {
                     self.error(
                         &name.span(),
                         format!(
-                            "fleet name {:?} must start with a letter and hold only letters, digits and '-'",
+                            "fleet name {:?} must start with a letter and hold only letters, \
+                             digits and '-'",
                             name.get_ref()
                         ),
                     );
@@ -462,15 +117,7 @@ impl Checker<'_> {
             self.located(a.get_ref().clone(), &a.span())
         });
         let assume_role_arn = raw.assume_role_arn.map(|arn| {
-            if !is_role_arn(arn.get_ref()) {
-                self.error(
-                    &arn.span(),
-                    format!(
-                        "assume_role_arn {:?} is not an IAM role ARN: expected arn:aws:iam::<12-digit account>:role/<name>",
-                        arn.get_ref()
-                    ),
-                );
-            }
+            self.role_arn("assume_role_arn", &arn);
             self.located(arn.get_ref().clone(), &arn.span())
         });
         OrganizationSettings {
@@ -482,7 +129,7 @@ impl Checker<'_> {
     }
 
     fn account_id(&mut self, id: &Spanned<String>) -> bool {
-        let ok = id.get_ref().len() == 12 && id.get_ref().bytes().all(|b| b.is_ascii_digit());
+        let ok = is_account_id(id.get_ref());
         if !ok {
             self.error(
                 &id.span(),
@@ -501,6 +148,11 @@ impl Checker<'_> {
         if raw.is_empty() {
             self.error(&span, "regions must name at least one region");
         }
+        self.region_list(raw)
+    }
+
+    /// The known regions of `raw`, each once; unknown and repeated ones are reported.
+    fn region_list(&mut self, raw: Vec<Spanned<String>>) -> Vec<String> {
         let mut regions: Vec<String> = Vec::new();
         for region in raw {
             if !is_known_region(region.get_ref()) {
@@ -518,6 +170,20 @@ impl Checker<'_> {
             }
         }
         regions
+    }
+
+    /// Reports `arn` (the value of `key`) unless it is an IAM role ARN.
+    fn role_arn(&mut self, key: &str, arn: &Spanned<String>) {
+        if !is_role_arn(arn.get_ref()) {
+            self.error(
+                &arn.span(),
+                format!(
+                    "{key} {:?} is not an IAM role ARN: \
+                     expected arn:aws:iam::<12-digit account>:role/<name>",
+                    arn.get_ref()
+                ),
+            );
+        }
     }
 
     fn limit(
@@ -575,25 +241,7 @@ impl Checker<'_> {
             0,
         );
         let region_order = match raw.region_order {
-            Some(order) => {
-                let mut out: Vec<String> = Vec::new();
-                for region in order {
-                    if !is_known_region(region.get_ref()) {
-                        self.error(
-                            &region.span(),
-                            format!("unknown region {:?}", region.get_ref()),
-                        );
-                    } else if out.contains(region.get_ref()) {
-                        self.error(
-                            &region.span(),
-                            format!("region {:?} is listed twice", region.get_ref()),
-                        );
-                    } else {
-                        out.push(region.into_inner());
-                    }
-                }
-                out
-            }
+            Some(order) => self.region_list(order),
             None => inherited.region_order.clone(),
         };
         Rollout {
@@ -611,7 +259,10 @@ impl Checker<'_> {
             if value.len() > 1 && (value.ends_with('/') || value.contains("//")) {
                 self.error(
                     &raw.span(),
-                    format!("malformed OU path {value:?}: use /Parent/Child, or / for the whole organization"),
+                    format!(
+                        "malformed OU path {value:?}: use /Parent/Child, \
+                         or / for the whole organization"
+                    ),
                 );
                 return None;
             }
@@ -622,7 +273,8 @@ impl Checker<'_> {
             self.error(
                 &raw.span(),
                 format!(
-                    "malformed OU {value:?}: expected a path from the root such as /Workloads, or an id such as ou-ab12-cdef3456 or r-ab12"
+                    "malformed OU {value:?}: expected a path from the root such as /Workloads, \
+                     or an id such as ou-ab12-cdef3456 or r-ab12"
                 ),
             );
             return None;
@@ -660,31 +312,36 @@ impl Checker<'_> {
             self.error(
                 &raw.name.span(),
                 format!(
-                    "stack set name {name:?} must start with a letter, hold only letters, digits and '-', and be at most 128 characters"
+                    "stack set name {name:?} must start with a letter, hold only letters, \
+                     digits and '-', and be at most 128 characters"
                 ),
             );
         }
         let regions = match raw.regions {
             Some(r) => self.regions(r),
-            None => {
-                match default_regions {
-                    Some(r) => r.to_vec(),
-                    None => {
-                        self.error(
+            None => match default_regions {
+                Some(r) => r.to_vec(),
+                None => {
+                    self.error(
                         &raw.name.span(),
-                        format!("stack set {name:?} has no regions: set regions here or in [defaults]"),
+                        format!(
+                            "stack set {name:?} has no regions: \
+                             set regions here or in [defaults]"
+                        ),
                     );
-                        Vec::new()
-                    }
+                    Vec::new()
                 }
-            }
+            },
         };
         let rollout = self.rollout(raw.rollout, default_rollout);
         for region in &rollout.region_order {
             if !regions.contains(region) {
                 self.error(
                     &raw.name.span(),
-                    format!("rollout.region_order of stack set {name:?} names {region:?}, which is not one of its regions"),
+                    format!(
+                        "rollout.region_order of stack set {name:?} names {region:?}, \
+                         which is not one of its regions"
+                    ),
                 );
             }
         }
@@ -741,15 +398,7 @@ impl Checker<'_> {
                     );
                 }
                 if let Some(arn) = raw.administration_role_arn {
-                    if !arn.get_ref().starts_with("arn:") || !arn.get_ref().contains(":role/") {
-                        self.error(
-                            &arn.span(),
-                            format!(
-                                "administration_role_arn {:?} is not an IAM role ARN",
-                                arn.get_ref()
-                            ),
-                        );
-                    }
+                    self.role_arn("administration_role_arn", &arn);
                     administration_role_arn = Some(arn.into_inner());
                 }
                 if let Some(name) = raw.execution_role_name {
@@ -835,7 +484,8 @@ impl Checker<'_> {
                 self.error(
                     &at,
                     format!(
-                        "stack set {name:?} leaves required parameter {param:?} unset (template {} gives it no Default)",
+                        "stack set {name:?} leaves required parameter {param:?} unset \
+                         (template {} gives it no Default)",
                         template_path.display()
                     ),
                 );
@@ -917,7 +567,8 @@ impl Checker<'_> {
             self.error(
                 &raw.span(),
                 format!(
-                    "template {} is {} bytes; CloudFormation takes at most {MAX_TEMPLATE_BODY_BYTES} bytes inline",
+                    "template {} is {} bytes; \
+                     CloudFormation takes at most {MAX_TEMPLATE_BODY_BYTES} bytes inline",
                     full.display(),
                     body.len()
                 ),
@@ -943,37 +594,4 @@ impl Checker<'_> {
             }
         }
     }
-}
-
-/// StackSetName: a letter, then letters, digits and hyphens, at most 128 characters.
-fn is_stack_set_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-/// `^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`, the Organizations OU id pattern.
-pub fn is_ou_id(id: &str) -> bool {
-    let Some(rest) = id.strip_prefix("ou-") else {
-        return false;
-    };
-    let Some((root, ou)) = rest.split_once('-') else {
-        return false;
-    };
-    let ok = |s: &str, min: usize| {
-        (min..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-    };
-    ok(root, 4) && ok(ou, 8)
-}
-
-/// `^r-[0-9a-z]{4,32}$`, the Organizations root id pattern.
-pub fn is_root_id(id: &str) -> bool {
-    id.strip_prefix("r-").is_some_and(|s| {
-        (4..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-    })
 }

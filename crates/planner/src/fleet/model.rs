@@ -1,0 +1,190 @@
+//! The fleet model: the validated contents of a fleet.toml, as the planner and executor use them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Location;
+use crate::template::Template;
+
+/// The tag stackfleet puts on every stack set it creates, with the fleet's name as value, so that a
+/// stack set that later leaves fleet.toml is recognised as ours and never confused with others.
+pub const FLEET_TAG: &str = "stackfleet:fleet";
+
+/// The validated contents of a fleet.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    /// The fleet.toml it was read from.
+    pub path: PathBuf,
+    /// The fleet's name, recorded on its stack sets (tag [`FLEET_TAG`]).
+    pub name: String,
+    /// Where and as whom stackfleet works.
+    pub organization: OrganizationSettings,
+    /// The stack sets, in file order.
+    pub stack_sets: Vec<StackSetSpec>,
+}
+
+/// The `[organization]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationSettings {
+    /// The region where the stack sets live.
+    pub home_region: String,
+    /// If set, stackfleet refuses to run as any other account.
+    pub management_account: Option<Located<String>>,
+    /// Whether to act as the management account or as a delegated administrator.
+    pub call_as: CallAs,
+    /// If set, stackfleet assumes this IAM role (with the caller's credentials) before any other
+    /// call, so that it acts in the management or delegated-administrator account.
+    pub assume_role_arn: Option<Located<String>>,
+}
+
+/// A value from fleet.toml with the place it was written, for errors found only against AWS.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub location: Location,
+}
+
+/// `organization.call_as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallAs {
+    /// The caller is the organization's management account (`CallAs = SELF`).
+    #[serde(rename = "self")]
+    SelfAccount,
+    /// The caller is a delegated StackSets administrator (`CallAs = DELEGATED_ADMIN`).
+    DelegatedAdmin,
+}
+
+/// `stack_sets.permission_model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PermissionModel {
+    /// Explicit accounts; needs the administration and execution roles.
+    SelfManaged,
+    /// Organizations-integrated; targets OUs; never deploys to the management account.
+    ServiceManaged,
+}
+
+/// One `[[stack_sets]]` entry, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSetSpec {
+    /// The stack set's name, unique in the fleet.
+    pub name: String,
+    /// Where the entry starts in fleet.toml.
+    pub location: Location,
+    /// The stack set's description.
+    pub description: Option<String>,
+    /// The template file, relative to fleet.toml as written.
+    pub template_path: PathBuf,
+    /// The template as read.
+    pub template: Template,
+    /// Self- or service-managed.
+    pub permission_model: PermissionModel,
+    /// Governed regions, in the order written.
+    pub regions: Vec<String>,
+    /// Parameter values, as strings (lists joined with commas, as CloudFormation expects).
+    pub parameters: BTreeMap<String, String>,
+    /// Tags of the stack set (and, through StackSets, of every member stack).
+    pub tags: BTreeMap<String, String>,
+    /// `CAPABILITY_*` acknowledgements.
+    pub capabilities: BTreeSet<String>,
+    /// Self-managed: the administration role ARN (AWS default when unset).
+    pub administration_role_arn: Option<String>,
+    /// Self-managed: the execution role name (AWS default when unset).
+    pub execution_role_name: Option<String>,
+    /// Service-managed: automatic deployment to accounts that join the targeted OUs.
+    pub auto_deployment: Option<AutoDeployment>,
+    /// Keep member stacks when instances are deleted.
+    pub retain_stacks_on_delete: bool,
+    /// How operations roll out.
+    pub rollout: Rollout,
+    /// Which accounts get the stack.
+    pub targets: Targets,
+}
+
+/// Service-managed automatic deployment settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoDeployment {
+    /// Deploy to accounts added to a targeted OU.
+    pub enabled: bool,
+    /// Keep the stacks of accounts that leave a targeted OU.
+    #[serde(default)]
+    pub retain_stacks_on_account_removal: bool,
+}
+
+/// A concurrency or failure-tolerance limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// A number of accounts.
+    Count(u32),
+    /// A percentage of accounts.
+    Percentage(u32),
+}
+
+/// `RegionConcurrencyType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegionConcurrency {
+    /// One region after the other.
+    Sequential,
+    /// All regions at once.
+    Parallel,
+}
+
+/// `ConcurrencyMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConcurrencyMode {
+    /// Concurrency never exceeds failure tolerance + 1 (the AWS default).
+    StrictFailureTolerance,
+    /// Concurrency stays at the maximum regardless of failures.
+    SoftFailureTolerance,
+}
+
+/// Rollout preferences (StackSets `OperationPreferences`), after defaults are applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// Accounts acted on at once per region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<Limit>,
+    /// Failures per region before the operation stops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_tolerance: Option<Limit>,
+    /// Regions one after the other or all at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_concurrency: Option<RegionConcurrency>,
+    /// Strict or soft failure tolerance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_mode: Option<ConcurrencyMode>,
+    /// Order of regions for sequential rollouts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub region_order: Vec<String>,
+}
+
+/// A reference to an OU (or the root) as written in fleet.toml.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OuRef {
+    /// A path of OU names from the root, `/` for the root itself.
+    Path(String),
+    /// An `ou-…` or `r-…` id.
+    Id(String),
+}
+
+/// `[stack_sets.targets]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// OUs whose accounts, nested OUs included, get the stack.
+    pub organizational_units: Vec<Located<OuRef>>,
+    /// Accounts that get the stack.
+    pub accounts: Vec<Located<String>>,
+    /// Accounts that never get the stack.
+    pub exclude_accounts: Vec<Located<String>>,
+    /// OUs whose accounts, nested OUs included, never get the stack.
+    pub exclude_organizational_units: Vec<Located<OuRef>>,
+}

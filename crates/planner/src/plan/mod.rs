@@ -1,0 +1,300 @@
+//! The pure planning core: fleet.toml + organization + StackSets state → an exact plan.
+//!
+//! [`plan`] reads no clock, makes no call and draws no random number: the same inputs give the
+//! same plan, byte for byte once serialized. The work is split by job: [`crate::targets`] resolves
+//! the accounts, `instance_diff` compares them with the instances, `settings_diff` compares the
+//! settings, `operations` batches the changes into StackSets operations, `fingerprint` digests the
+//! inputs and names the operations, and `noecho` masks secret parameters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::fleet::{FLEET_TAG, Fleet, PermissionModel, StackSetSpec};
+use crate::inventory::{AccountStatus, Inventory};
+use crate::observed::{Observed, ObservedStackSet};
+use crate::targets::{Resolver, Selection, ou_paths};
+
+mod fingerprint;
+mod instance_diff;
+mod model;
+mod noecho;
+mod operations;
+mod settings_diff;
+
+pub use crate::targets::{SkipReason, SkippedAccount};
+pub use fingerprint::fingerprint;
+pub use model::{
+    Cell, DesiredStackSet, FieldChange, Operation, OperationAction, PLAN_FORMAT_VERSION, Plan,
+    PlanOrganization, StackSetAction, StackSetPlan, Summary,
+};
+pub use noecho::MASK;
+pub use operations::MAX_OUS_PER_OPERATION;
+
+use fingerprint::assign_operation_ids;
+use instance_diff::{InstanceDiff, all_instances, cells, count, instance_diff};
+use operations::{deployed_through, operations_for};
+use settings_diff::stack_set_changes;
+
+/// Computes the plan. Fails, naming the place in fleet.toml, when fleet.toml refers to OUs or
+/// accounts that the organization does not have, or asks for what StackSets cannot do.
+pub fn plan(
+    fleet: &Fleet,
+    inventory: &Inventory,
+    observed: &Observed,
+) -> Result<Plan, Diagnostics> {
+    let tree = inventory.children();
+    let ou_by_path = ou_paths(inventory);
+    let mut diagnostics = Vec::new();
+    let mut stack_sets = Vec::new();
+    for spec in &fleet.stack_sets {
+        let resolver = Resolver {
+            inventory,
+            tree: &tree,
+            ou_by_path: &ou_by_path,
+        };
+        match resolver.desired_accounts(spec) {
+            Ok(selection) => {
+                match plan_stack_set(
+                    fleet,
+                    spec,
+                    &selection,
+                    inventory,
+                    observed.stack_sets.get(&spec.name),
+                ) {
+                    Ok(p) => stack_sets.push(p),
+                    Err(d) => diagnostics.push(d),
+                }
+            }
+            Err(mut d) => diagnostics.append(&mut d),
+        }
+    }
+    if !diagnostics.is_empty() {
+        diagnostics.sort();
+        diagnostics.dedup();
+        return Err(Diagnostics(diagnostics));
+    }
+    let declared: BTreeSet<&str> = fleet.stack_sets.iter().map(|s| s.name.as_str()).collect();
+    for (name, set) in &observed.stack_sets {
+        if !declared.contains(name.as_str()) && set.tags.get(FLEET_TAG) == Some(&fleet.name) {
+            stack_sets.push(plan_deletion(set, inventory));
+        }
+    }
+
+    let fingerprint = fingerprint(inventory, observed);
+    for set in &mut stack_sets {
+        assign_operation_ids(&fingerprint, set);
+    }
+
+    let mut summary = Summary::default();
+    for s in &stack_sets {
+        match s.action {
+            StackSetAction::Create => summary.create_stack_sets += 1,
+            StackSetAction::Update => summary.update_stack_sets += 1,
+            StackSetAction::Delete => summary.delete_stack_sets += 1,
+            StackSetAction::None => {}
+        }
+        summary.create_instances += s.create_instances.len();
+        summary.delete_instances += s.delete_instances.len();
+        summary.update_instances += s.update_instances.len();
+        summary.operations += s.operations.len();
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        fingerprint,
+        fleet: fleet.name.clone(),
+        organization: PlanOrganization {
+            id: inventory.organization_id.clone(),
+            management_account: inventory.management_account.clone(),
+            home_region: fleet.organization.home_region.clone(),
+            call_as: fleet.organization.call_as,
+            assume_role_arn: fleet
+                .organization
+                .assume_role_arn
+                .as_ref()
+                .map(|arn| arn.value.clone()),
+        },
+        summary,
+        stack_sets,
+    })
+}
+
+fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
+    let mut tags = spec.tags.clone();
+    tags.insert(FLEET_TAG.to_string(), fleet.name.clone());
+    DesiredStackSet {
+        description: spec.description.clone(),
+        template_body: spec.template.body.clone(),
+        parameters: spec.parameters.clone(),
+        no_echo_parameters: spec
+            .template
+            .parameters
+            .iter()
+            .filter(|(_, p)| p.no_echo)
+            .map(|(name, _)| name.clone())
+            .collect(),
+        no_echo_digests: BTreeMap::new(),
+        tags,
+        capabilities: spec.capabilities.clone(),
+        administration_role_arn: spec.administration_role_arn.clone(),
+        execution_role_name: spec.execution_role_name.clone(),
+        auto_deployment: spec.auto_deployment,
+        retain_stacks_on_delete: spec.retain_stacks_on_delete,
+        rollout: spec.rollout.clone(),
+    }
+}
+
+fn plan_stack_set(
+    fleet: &Fleet,
+    spec: &StackSetSpec,
+    selection: &Selection,
+    inventory: &Inventory,
+    observed: Option<&ObservedStackSet>,
+) -> Result<StackSetPlan, Diagnostic> {
+    let desired = desired_stack_set(fleet, spec);
+    let no_instances = Vec::new();
+    let instances = observed.map_or(&no_instances, |o| &o.instances);
+    let untouchable: BTreeSet<&str> = inventory
+        .accounts
+        .values()
+        .filter(|a| a.status != AccountStatus::Active)
+        .map(|a| a.id.as_str())
+        .chain(selection.skipped.iter().map(|s| s.account.as_str()))
+        .collect();
+
+    let (action, changes, template_diff) = match observed {
+        None => (StackSetAction::Create, Vec::new(), None),
+        Some(o) => {
+            if o.permission_model != spec.permission_model {
+                return Err(Diagnostic::new(
+                    spec.location.clone(),
+                    format!(
+                        "stack set {:?} exists as {} and StackSets cannot change a permission model: \
+                         delete it or choose another name",
+                        spec.name,
+                        match o.permission_model {
+                            PermissionModel::SelfManaged => "self-managed",
+                            PermissionModel::ServiceManaged => "service-managed",
+                        }
+                    ),
+                ));
+            }
+            let (changes, diff) = stack_set_changes(o, &desired, &spec.template);
+            let action = if changes.is_empty() {
+                StackSetAction::None
+            } else {
+                StackSetAction::Update
+            };
+            (action, changes, diff)
+        }
+    };
+
+    let InstanceDiff {
+        create,
+        delete,
+        repair,
+    } = instance_diff(
+        &spec.regions,
+        &selection.desired,
+        instances,
+        &untouchable,
+        action == StackSetAction::None,
+    );
+
+    let deployed_through = deployed_through(spec.permission_model, instances);
+    let ou_of = |account: &str| -> Option<String> {
+        inventory
+            .accounts
+            .get(account)
+            .map(|a| a.parent_id.clone())
+            .or_else(|| {
+                deployed_through
+                    .get(account)
+                    .copied()
+                    .flatten()
+                    .map(str::to_string)
+            })
+    };
+    let model = spec.permission_model;
+    let mut operations = Vec::new();
+    operations.extend(operations_for(
+        OperationAction::DeleteInstances,
+        &delete,
+        model,
+        &ou_of,
+    ));
+    // Even with no instance, the update is what changes the template new instances get.
+    if action == StackSetAction::Update {
+        operations.push(Operation {
+            id: String::new(),
+            action: OperationAction::UpdateStackSet,
+            accounts: Vec::new(),
+            regions: Vec::new(),
+            organizational_units: Vec::new(),
+            instances: instances.len() - count(&delete),
+        });
+    }
+    operations.extend(operations_for(
+        OperationAction::UpdateInstances,
+        &repair,
+        model,
+        &ou_of,
+    ));
+    operations.extend(operations_for(
+        OperationAction::CreateInstances,
+        &create,
+        model,
+        &ou_of,
+    ));
+
+    Ok(StackSetPlan {
+        name: spec.name.clone(),
+        action,
+        permission_model: spec.permission_model,
+        regions: spec.regions.clone(),
+        changes,
+        template_diff,
+        desired_instances: selection.desired.len() * spec.regions.len(),
+        existing_instances: instances.len(),
+        create_instances: cells(&create),
+        delete_instances: cells(&delete),
+        update_instances: cells(&repair),
+        skipped: selection.skipped.clone(),
+        operations,
+        desired: Some(desired),
+    })
+}
+
+fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan {
+    let delete = all_instances(&set.instances);
+    let deployed_through = deployed_through(set.permission_model, &set.instances);
+    let ou_of = |account: &str| -> Option<String> {
+        deployed_through
+            .get(account)
+            .copied()
+            .flatten()
+            .map(str::to_string)
+            .or_else(|| inventory.accounts.get(account).map(|a| a.parent_id.clone()))
+    };
+    let regions: BTreeSet<String> = set.instances.iter().map(|i| i.region.clone()).collect();
+    StackSetPlan {
+        name: set.name.clone(),
+        action: StackSetAction::Delete,
+        permission_model: set.permission_model,
+        regions: regions.into_iter().collect(),
+        changes: Vec::new(),
+        template_diff: None,
+        desired_instances: 0,
+        existing_instances: set.instances.len(),
+        create_instances: Vec::new(),
+        delete_instances: cells(&delete),
+        update_instances: Vec::new(),
+        skipped: Vec::new(),
+        operations: operations_for(
+            OperationAction::DeleteInstances,
+            &delete,
+            set.permission_model,
+            &ou_of,
+        ),
+        desired: None,
+    }
+}

@@ -1,0 +1,215 @@
+//! The plan's data: what `plan` prints and `apply` reads back from a saved plan file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fleet::{AutoDeployment, CallAs, PermissionModel, Rollout};
+use crate::targets::SkippedAccount;
+
+/// The version of the plan file format; `apply plan.json` refuses other versions.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Everything `apply` will do, and the facts it was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// [`PLAN_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// A digest of the organization and StackSets state the plan was made from; `apply plan.json`
+    /// refuses to run when the state it reads has a different one.
+    pub fingerprint: String,
+    /// The fleet's name.
+    pub fleet: String,
+    /// Where the plan applies.
+    pub organization: PlanOrganization,
+    /// Counts over all stack sets.
+    pub summary: Summary,
+    /// One entry per stack set, fleet.toml order first, then stack sets to delete by name.
+    pub stack_sets: Vec<StackSetPlan>,
+}
+
+/// The organization and home region a plan applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOrganization {
+    /// `o-…`.
+    pub id: String,
+    /// The management account.
+    pub management_account: String,
+    /// Where the stack sets live.
+    pub home_region: String,
+    /// As whom stackfleet calls StackSets.
+    pub call_as: CallAs,
+    /// The role stackfleet assumed to make the plan (`organization.assume_role_arn`), which
+    /// `apply plan.json` assumes too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+}
+
+/// Counts over the whole plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Stack sets to create.
+    pub create_stack_sets: usize,
+    /// Stack sets whose template, parameters or settings change.
+    pub update_stack_sets: usize,
+    /// Stack sets of this fleet that left fleet.toml.
+    pub delete_stack_sets: usize,
+    /// Stack instances to create.
+    pub create_instances: usize,
+    /// Stack instances to delete.
+    pub delete_instances: usize,
+    /// Failed or cancelled stack instances to run again.
+    pub update_instances: usize,
+    /// StackSets operations, all stack sets together.
+    pub operations: usize,
+}
+
+impl Summary {
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.create_stack_sets
+            + self.update_stack_sets
+            + self.delete_stack_sets
+            + self.create_instances
+            + self.delete_instances
+            + self.update_instances
+            > 0
+    }
+}
+
+/// What happens to one stack set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StackSetAction {
+    /// It does not exist yet.
+    Create,
+    /// Its template, parameters or settings change.
+    Update,
+    /// It belongs to this fleet but left fleet.toml.
+    Delete,
+    /// The stack set itself stays as it is (its instances may still change).
+    None,
+}
+
+/// The plan for one stack set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackSetPlan {
+    /// The stack set's name.
+    pub name: String,
+    /// What happens to the stack set itself.
+    pub action: StackSetAction,
+    /// Self- or service-managed.
+    pub permission_model: PermissionModel,
+    /// Governed regions.
+    pub regions: Vec<String>,
+    /// Settings that change, with NoEcho parameter values masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// Unified diff of the template, when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_diff: Option<String>,
+    /// Instances the fleet wants.
+    pub desired_instances: usize,
+    /// Instances StackSets has now.
+    pub existing_instances: usize,
+    /// Instances to create.
+    pub create_instances: Vec<Cell>,
+    /// Instances to delete.
+    pub delete_instances: Vec<Cell>,
+    /// Failed or cancelled instances to run again.
+    pub update_instances: Vec<Cell>,
+    /// Targeted accounts that get no instance, and why.
+    pub skipped: Vec<SkippedAccount>,
+    /// The StackSets operations, in the order they run.
+    pub operations: Vec<Operation>,
+    /// The stack set as apply creates or updates it; absent when it is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredStackSet>,
+}
+
+/// One account × region.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Cell {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+}
+
+/// A changed setting of a stack set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `template`, `description`, `parameters.Name`, `tags.key`, `capabilities`, …
+    pub field: String,
+    /// The current value, if any.
+    pub before: Option<String>,
+    /// The value fleet.toml asks for, if any.
+    pub after: Option<String>,
+}
+
+/// One StackSets operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// The `OperationId` apply gives it: derived from the state the plan was made from, the stack
+    /// set's plan and the step, so that a rerun of the same plan recognises an operation it
+    /// already started (`OperationIdAlreadyExistsException`) instead of starting a second one.
+    pub id: String,
+    /// What the operation does.
+    pub action: OperationAction,
+    /// The accounts (empty for `update-stack-set`, which covers every instance).
+    pub accounts: Vec<String>,
+    /// The regions (empty for `update-stack-set`).
+    pub regions: Vec<String>,
+    /// Service-managed: the OUs of `accounts`, for `DeploymentTargets` with
+    /// `AccountFilterType = INTERSECTION`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<String>,
+    /// How many instances the operation touches.
+    pub instances: usize,
+}
+
+/// The kind of a StackSets operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationAction {
+    /// `DeleteStackInstances`.
+    DeleteInstances,
+    /// `UpdateStackSet` over every instance.
+    UpdateStackSet,
+    /// `UpdateStackInstances` to run failed instances again.
+    UpdateInstances,
+    /// `CreateStackInstances`.
+    CreateInstances,
+}
+
+/// A stack set as apply creates or updates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredStackSet {
+    /// The description.
+    pub description: Option<String>,
+    /// The template text.
+    pub template_body: String,
+    /// Parameter values (real values; the plan file is as sensitive as fleet.toml).
+    pub parameters: BTreeMap<String, String>,
+    /// Parameters the template marks NoEcho, to mask wherever they are shown.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub no_echo_parameters: BTreeSet<String>,
+    /// In a masked plan: for each NoEcho parameter, a digest of its value, salted with the plan's
+    /// fingerprint, so that apply can check the value fleet.toml gives it later.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub no_echo_digests: BTreeMap<String, String>,
+    /// Tags, stackfleet's own included.
+    pub tags: BTreeMap<String, String>,
+    /// Capabilities.
+    pub capabilities: BTreeSet<String>,
+    /// Self-managed administration role.
+    pub administration_role_arn: Option<String>,
+    /// Self-managed execution role.
+    pub execution_role_name: Option<String>,
+    /// Service-managed auto-deployment.
+    pub auto_deployment: Option<AutoDeployment>,
+    /// Keep member stacks when instances are deleted.
+    pub retain_stacks_on_delete: bool,
+    /// Operation preferences.
+    pub rollout: Rollout,
+}

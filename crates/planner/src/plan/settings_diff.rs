@@ -1,0 +1,162 @@
+//! The settings diff: which settings of an existing stack set differ from fleet.toml, and the
+//! template's unified diff.
+
+use std::collections::BTreeSet;
+
+use crate::fleet::{AutoDeployment, FLEET_TAG};
+use crate::observed::ObservedStackSet;
+use crate::template::Template;
+
+use super::model::{DesiredStackSet, FieldChange};
+use super::noecho::MASK;
+
+const DEFAULT_ADMINISTRATION_ROLE: &str = "AWSCloudFormationStackSetAdministrationRole";
+const DEFAULT_EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
+
+/// The settings that differ between StackSets and fleet.toml, and the template diff.
+pub(super) fn stack_set_changes(
+    observed: &ObservedStackSet,
+    desired: &DesiredStackSet,
+    template: &Template,
+) -> (Vec<FieldChange>, Option<String>) {
+    let mut changes = Vec::new();
+    let mut change = |field: String, before: Option<&str>, after: Option<&str>| {
+        changes.push(FieldChange {
+            field,
+            before: before.map(str::to_string),
+            after: after.map(str::to_string),
+        });
+    };
+
+    let mut template_diff = None;
+    if observed.template_body != desired.template_body {
+        change("template".to_string(), None, None);
+        template_diff = Some(
+            similar::TextDiff::from_lines(&observed.template_body, &desired.template_body)
+                .unified_diff()
+                .context_radius(3)
+                .header("deployed", "fleet.toml")
+                .to_string(),
+        );
+    }
+    if desired.description.is_some() && observed.description != desired.description {
+        change(
+            "description".to_string(),
+            observed.description.as_deref(),
+            desired.description.as_deref(),
+        );
+    }
+
+    // A parameter left unset takes the template's default, whether StackSets lists it or not.
+    let default = |key: &String| {
+        template
+            .parameters
+            .get(key)
+            .and_then(|p| p.default.as_deref())
+    };
+    let keys: BTreeSet<&String> = observed
+        .parameters
+        .keys()
+        .chain(desired.parameters.keys())
+        .collect();
+    for key in keys {
+        let before = observed
+            .parameters
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| default(key));
+        let after = desired
+            .parameters
+            .get(key)
+            .map(String::as_str)
+            .or_else(|| default(key));
+        let secret = desired.no_echo_parameters.contains(key);
+        // CloudFormation never returns a NoEcho value, so a masked value cannot be compared.
+        if before == after || (secret && before == Some(MASK) && after.is_some()) {
+            continue;
+        }
+        let shown = |v: Option<&str>| {
+            v.map(|v| {
+                if secret {
+                    MASK.to_string()
+                } else {
+                    v.to_string()
+                }
+            })
+        };
+        change(
+            format!("parameters.{key}"),
+            shown(before).as_deref(),
+            shown(after).as_deref(),
+        );
+    }
+
+    let mut observed_tags = observed.tags.clone();
+    let mut desired_tags = desired.tags.clone();
+    // The fleet marker is added at creation only; stack sets adopted from before stackfleet keep
+    // working without an update of every instance just to add it.
+    observed_tags.remove(FLEET_TAG);
+    desired_tags.remove(FLEET_TAG);
+    let keys: BTreeSet<&String> = observed_tags.keys().chain(desired_tags.keys()).collect();
+    for key in keys {
+        let before = observed_tags.get(key).map(String::as_str);
+        let after = desired_tags.get(key).map(String::as_str);
+        if before != after {
+            change(format!("tags.{key}"), before, after);
+        }
+    }
+
+    // Capabilities are not compared: they acknowledge what a template may do and are sent with
+    // every create and update, so a change of them alone is no reason to touch every instance.
+    if !same_role(
+        observed.administration_role_arn.as_deref(),
+        desired.administration_role_arn.as_deref(),
+        DEFAULT_ADMINISTRATION_ROLE,
+    ) {
+        change(
+            "administration_role_arn".to_string(),
+            observed.administration_role_arn.as_deref(),
+            desired.administration_role_arn.as_deref(),
+        );
+    }
+    if !same_role(
+        observed.execution_role_name.as_deref(),
+        desired.execution_role_name.as_deref(),
+        DEFAULT_EXECUTION_ROLE,
+    ) {
+        change(
+            "execution_role_name".to_string(),
+            observed.execution_role_name.as_deref(),
+            desired.execution_role_name.as_deref(),
+        );
+    }
+    if let Some(wanted) = desired.auto_deployment
+        && observed.auto_deployment != Some(wanted)
+    {
+        let show = |a: Option<AutoDeployment>| {
+            a.map(|a| {
+                format!(
+                    "enabled={} retain_stacks_on_account_removal={}",
+                    a.enabled, a.retain_stacks_on_account_removal
+                )
+            })
+        };
+        change(
+            "auto_deployment".to_string(),
+            show(observed.auto_deployment).as_deref(),
+            show(Some(wanted)).as_deref(),
+        );
+    }
+    (changes, template_diff)
+}
+
+/// Whether a role setting matches: unset in fleet.toml means the AWS default role, which
+/// StackSets reports by name or ARN.
+fn same_role(observed: Option<&str>, desired: Option<&str>, default: &str) -> bool {
+    let name = |r: &str| r.rsplit('/').next().unwrap_or(r).to_string();
+    match (observed, desired) {
+        (o, Some(d)) => o == Some(d),
+        (None, None) => true,
+        (Some(o), None) => name(o) == default,
+    }
+}
