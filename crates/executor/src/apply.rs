@@ -19,9 +19,9 @@ use stackfleet_planner::plan::{
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
-use crate::events::Event;
+use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 use crate::observe::call_as;
-use crate::operation::{AfterWaiting, OperationOutcome, PollPolicy, StackSetContext};
+use crate::operation::{AfterWaiting, PollPolicy, StackSetContext};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
@@ -80,13 +80,13 @@ pub struct OperationReport {
     /// The instances it touched.
     pub instances: usize,
     /// `SUCCEEDED`, `FAILED`, `STOPPED`, or `NOT_STARTED` when an earlier call failed.
-    pub status: String,
+    pub status: OperationStatus,
     /// StackSets' reason for the status, if any: the only explanation when an operation fails
     /// before any instance runs (a missing administration role, for example).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     /// Instances that did not succeed, with StackSets' reasons.
-    pub failures: Vec<crate::operation::InstanceFailure>,
+    pub failures: Vec<InstanceFailure>,
     /// The call error, if the operation could not be started or followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -94,7 +94,9 @@ pub struct OperationReport {
 
 impl OperationReport {
     fn succeeded(&self) -> bool {
-        self.status == "SUCCEEDED" && self.failures.is_empty() && self.error.is_none()
+        self.status == OperationStatus::Succeeded
+            && self.failures.is_empty()
+            && self.error.is_none()
     }
 }
 
@@ -166,11 +168,10 @@ async fn apply_stack_set(
                 // the next operation; stop this stack set and say what did not run.
                 report.operations.push(OperationReport {
                     status: if started.is_some() {
-                        "UNKNOWN"
+                        OperationStatus::Unseen
                     } else {
-                        "NOT_STARTED"
-                    }
-                    .to_string(),
+                        OperationStatus::NotStarted
+                    },
                     operation_id: started.unwrap_or_else(|| op.id.clone()),
                     action: op.action,
                     instances: op.instances,
@@ -225,7 +226,7 @@ fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
             operation_id: op.id.clone(),
             action: op.action,
             instances: op.instances,
-            status: "NOT_STARTED".to_string(),
+            status: OperationStatus::NotStarted,
             status_reason: None,
             failures: Vec::new(),
             error: None,
@@ -365,6 +366,7 @@ async fn run_operation(
                     error: ExecError::Call {
                         operation: "UpdateStackSet",
                         message: format!("the plan for {} has no desired stack set", set.name),
+                        source: None,
                     },
                 });
             };

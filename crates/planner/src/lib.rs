@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod coverage;
 pub mod diagnostic;
+pub mod errors;
 pub mod fleet;
 pub mod inventory;
 pub mod observed;
