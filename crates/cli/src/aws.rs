@@ -5,7 +5,6 @@ use std::error::Error as StdError;
 use std::sync::Mutex;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
-use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
@@ -16,10 +15,6 @@ use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use stackfleet_planner::errors::error_chain;
 
 use crate::error::CliError;
-
-/// Throttling is expected on large organizations; the SDK's standard retry with back-off
-/// absorbs it. `AWS_MAX_ATTEMPTS` or the profile's `max_attempts` take precedence.
-const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
 /// Loads the SDK configuration the standard way (environment, profiles, SSO, web identity,
 /// `AWS_ENDPOINT_URL`), or from `profile` alone, in `region`, or in the chain's region
@@ -39,9 +34,10 @@ pub async fn sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfi
                 .build(),
         );
     }
+    // `AWS_MAX_ATTEMPTS` wins over stackfleet's retry configuration (README); a profile's
+    // `max_attempts` does not, since a configuration set here skips aws-config's own chain.
     if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
-        loader =
-            loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+        loader = loader.retry_config(stackfleet_executor::retry::retry_config());
     }
     loader.load().await
 }
