@@ -1,4 +1,5 @@
-//! Connecting to AWS and reading everything a plan is computed from. Read-only.
+//! The AWS session of a command (credentials, assumed role, caller, clients) and the read step:
+//! everything a plan is computed from. Read-only.
 
 use std::path::Path;
 
