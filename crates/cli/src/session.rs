@@ -143,3 +143,23 @@ pub async fn read(
     ));
     Ok((inventory, observed))
 }
+
+/// Reads what a plan of `fleet` is computed from: the organization, which must be the one
+/// fleet.toml names, and the fleet's stack sets.
+pub async fn read_fleet(
+    session: &Session,
+    fleet: &Fleet,
+    printer: Printer,
+) -> Result<(Inventory, Observed), CliError> {
+    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
+    let (inventory, observed) = read(
+        session,
+        &fleet.name,
+        fleet.organization.call_as,
+        &names,
+        printer,
+    )
+    .await?;
+    check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    Ok((inventory, observed))
+}

@@ -26,16 +26,7 @@ pub async fn run(
     printer: Printer,
 ) -> Result<Outcome, CliError> {
     let (fleet, session) = session::open(config, aws, printer).await?;
-    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = session::read(
-        &session,
-        &fleet.name,
-        fleet.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
-    session::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let (inventory, observed) = session::read_fleet(&session, &fleet, printer).await?;
     let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
         .map_err(CliError::Plan)?;
     let text = match args.output {

@@ -56,16 +56,7 @@ pub async fn plan_with(
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Plan, Inventory, Observed), CliError> {
-    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = session::read(
-        session,
-        &fleet.name,
-        fleet.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
-    session::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let (inventory, observed) = session::read_fleet(session, fleet, printer).await?;
     let mut plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
     plan.organization.assume_role_arn = aws.fleet_role(fleet).map(str::to_string);
     Ok((plan, inventory, observed))
