@@ -1,4 +1,5 @@
-//! Errors of StackSets calls, with the fix where AWS's message is known to need one.
+//! Errors of StackSets calls, classified by the service's error code and keeping the SDK error as
+//! their source, with the fix where one is known.
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
