@@ -28,7 +28,7 @@ Spec (JSON; every key optional):
       ],
       "stack_sets": [                         # pre-created SELF_MANAGED stack sets
         {"name": "s3-policy-monitor",
-         "template": "templates/x.yaml",      # path, relative to the spec file (cwd for -/--example)
+         "template": "templates/x.yaml",      # relative to the spec file (cwd for -/--example)
          # or "template_body": "<text>" or a JSON object
          "parameters": {"K": "V"},
          "region": "us-east-1",               # stack set home region (default us-east-1)

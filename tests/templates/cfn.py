@@ -86,7 +86,7 @@ def placeholders(input_template: str) -> set[str]:
 
 
 class Context:
-    """What `resolve` needs: parameters, pseudo parameters, and a deployed stack's ids/attributes."""
+    """What `resolve` needs: parameters, pseudo parameters, a deployed stack's ids/attributes."""
 
     def __init__(
         self,
@@ -115,7 +115,7 @@ def resolve(node: Any, ctx: Context) -> Any:
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (key, arg), = node.items()
+        ((key, arg),) = node.items()
         if key == "Ref":
             if arg in ctx.values:
                 return ctx.values[arg]
@@ -193,7 +193,7 @@ def evaluate_condition(template: dict[str, Any], name: str, ctx: Context) -> boo
 
     def ev(node: Any) -> Any:
         if isinstance(node, dict) and len(node) == 1:
-            (key, arg), = node.items()
+            ((key, arg),) = node.items()
             if key == "Fn::Equals":
                 return ev(arg[0]) == ev(arg[1])
             if key == "Fn::Not":

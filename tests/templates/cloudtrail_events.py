@@ -17,7 +17,10 @@ from typing import Any
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
 BUCKET = "acme-payroll-exports"
-CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/alice@example.com"
+CALLER_ARN = (
+    f"arn:aws:sts::{ACCOUNT}:assumed-role/"
+    "AWSReservedSSO_AdministratorAccess_0123456789abcdef/alice@example.com"
+)
 SOURCE_IP = "203.0.113.24"
 OWNER_CANONICAL_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 
@@ -72,7 +75,9 @@ def cloudtrail_event(
     resources: list[dict[str, Any]] = []
     if object_key is not None:
         resources.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{BUCKET}/{object_key}"})
-    resources.append({"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"})
+    resources.append(
+        {"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{BUCKET}"}
+    )
     detail: dict[str, Any] = {
         "eventVersion": "1.10",
         "userIdentity": _user_identity(),
@@ -131,14 +136,20 @@ def _host() -> str:
 def put_bucket_policy(**kw: Any) -> dict[str, Any]:
     return cloudtrail_event(
         "PutBucketPolicy",
-        {"bucketPolicy": copy.deepcopy(NEW_POLICY), "bucketName": BUCKET, "Host": _host(), "policy": ""},
+        {
+            "bucketPolicy": copy.deepcopy(NEW_POLICY),
+            "bucketName": BUCKET,
+            "Host": _host(),
+            "policy": "",
+        },
         **kw,
     )
 
 
 def delete_bucket_policy() -> dict[str, Any]:
     return cloudtrail_event(
-        "DeleteBucketPolicy", {"bucketName": BUCKET, "Host": _host(), "policy": ""},
+        "DeleteBucketPolicy",
+        {"bucketName": BUCKET, "Host": _host(), "policy": ""},
         event_time="2025-03-14T09:31:07Z",
     )
 
@@ -198,8 +209,10 @@ def put_object_acl() -> dict[str, Any]:
 def get_bucket_policy() -> dict[str, Any]:
     """Read-only look-alike: must not alert."""
     return cloudtrail_event(
-        "GetBucketPolicy", {"bucketName": BUCKET, "Host": _host(), "policy": ""},
-        event_time="2025-03-14T09:27:30Z", read_only=True,
+        "GetBucketPolicy",
+        {"bucketName": BUCKET, "Host": _host(), "policy": ""},
+        event_time="2025-03-14T09:27:30Z",
+        read_only=True,
     )
 
 
@@ -224,7 +237,12 @@ def s3_outposts_put_bucket_policy() -> dict[str, Any]:
     """Same API name from another source (S3 on Outposts): must not alert."""
     return cloudtrail_event(
         "PutBucketPolicy",
-        {"bucketPolicy": copy.deepcopy(NEW_POLICY), "bucketName": BUCKET, "Host": _host(), "policy": ""},
+        {
+            "bucketPolicy": copy.deepcopy(NEW_POLICY),
+            "bucketName": BUCKET,
+            "Host": _host(),
+            "policy": "",
+        },
         event_time="2025-03-14T09:29:15Z",
         source="aws.s3-outposts",
         event_source="s3-outposts.amazonaws.com",
@@ -232,10 +250,15 @@ def s3_outposts_put_bucket_policy() -> dict[str, Any]:
 
 
 def custom_source_put_bucket_policy() -> dict[str, Any]:
-    """An application event that imitates a CloudTrail record (source is not aws.s3): must not alert."""
+    """An application event imitating a CloudTrail record (source is not aws.s3): no alert."""
     return cloudtrail_event(
         "PutBucketPolicy",
-        {"bucketPolicy": copy.deepcopy(NEW_POLICY), "bucketName": BUCKET, "Host": _host(), "policy": ""},
+        {
+            "bucketPolicy": copy.deepcopy(NEW_POLICY),
+            "bucketName": BUCKET,
+            "Host": _host(),
+            "policy": "",
+        },
         event_time="2025-03-14T09:30:00Z",
         source="com.example.audit-replay",
     )

@@ -26,13 +26,23 @@ from cfn import REPO  # noqa: E402
 
 # The pinned emulator of scripts/ensure-venv, else the one next to this interpreter.
 MOTO_SERVER = next(
-    (p for p in (REPO / ".venv" / "bin" / "moto_server", Path(sys.executable).parent / "moto_server") if p.exists()),
+    (
+        p
+        for p in (
+            REPO / ".venv" / "bin" / "moto_server",
+            Path(sys.executable).parent / "moto_server",
+        )
+        if p.exists()
+    ),
     Path("moto_server"),
 )
 
 # The tests talk to the emulator only: no profile, config file or endpoint override of the caller's
 # environment may leak into the clients, and nothing goes through a proxy.
-for _var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")] + ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]:
+for _var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")] + [
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+]:
     os.environ.pop(_var, None)
 os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
@@ -40,7 +50,9 @@ MANAGEMENT_ACCOUNT = "123456789012"  # moto's default caller
 
 # One attempt, short timeouts: moto answers unimplemented calls with HTTP 500, which the SDK would
 # otherwise retry with back-off.
-BOTO_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+BOTO_CONFIG = Config(
+    retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
 
 
 class Moto:
@@ -55,7 +67,7 @@ class Moto:
             assert resp.status == 200
 
     def client(self, service: str, region: str = "us-east-1", account: str | None = None):
-        """A boto3 client; with `account`, it acts as that account (assume_role, as moto models it)."""
+        """A boto3 client; with `account`, it acts as that account (assume_role, as moto has it)."""
         creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         if account is not None and account != MANAGEMENT_ACCOUNT:
             sts = boto3.client(
@@ -95,7 +107,7 @@ def _drain(stream, sink: list[str], found: threading.Event) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server():
-    """Start `moto_server -H 127.0.0.1 -p 0`, wait until it answers, kill it (and only it) at the end."""
+    """Start `moto_server -H 127.0.0.1 -p 0`, wait until it answers, kill only it at the end."""
     proc = subprocess.Popen(
         [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", "0"],
         stdout=subprocess.PIPE,
@@ -114,7 +126,9 @@ def moto_server():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("moto_server did not start:\n" + "".join(lines))
         port = next(
-            int(m.group(1)) for line in lines if (m := re.search(r"http://127\.0\.0\.1:(\d+)", line))
+            int(m.group(1))
+            for line in lines
+            if (m := re.search(r"http://127\.0\.0\.1:(\d+)", line))
         )
         endpoint = f"http://127.0.0.1:{port}"
         while True:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfn import Context, HUB, SPOKE, STANDALONE, getatt_values_from_outputs, load
+from cfn import HUB, SPOKE, STANDALONE, Context, getatt_values_from_outputs, load
 
 SECURITY_ACCOUNT = "222233334444"
 WORKLOAD_ACCOUNT = "111122223333"  # the account of the sample CloudTrail records
@@ -19,7 +19,9 @@ PARAMETERS: dict[Path, dict[str, str]] = {
     STANDALONE: {"NotificationEmail": "secops@example.com"},
     HUB: {"NotificationEmail": "secops@example.com", "OrganizationId": ORG_ID},
     SPOKE: {
-        "CentralEventBusArn": f"arn:aws:events:{HOME_REGION}:{SECURITY_ACCOUNT}:event-bus/s3-policy-monitor-hub"
+        "CentralEventBusArn": (
+            f"arn:aws:events:{HOME_REGION}:{SECURITY_ACCOUNT}:event-bus/s3-policy-monitor-hub"
+        )
     },
 }
 
@@ -92,7 +94,7 @@ def deploy(
 
 
 def rule_name(rule_arn: str) -> tuple[str, str]:
-    """(bus, rule name) of a rule ARN: rule/<name> on the default bus, rule/<bus>/<name> otherwise."""
+    """(bus, rule name) of a rule ARN: rule/<name> on the default bus, else rule/<bus>/<name>."""
     parts = rule_arn.split(":", 5)[5].split("/")
     return ("default", parts[1]) if len(parts) == 2 else (parts[1], parts[2])
 

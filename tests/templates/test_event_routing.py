@@ -12,11 +12,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 import cloudtrail_events as ct
-from cfn import ALL_TEMPLATES, HUB, SPOKE, STANDALONE, event_pattern, event_rule, input_transformer
-from cfn import json_path, load, render_text_template
+import pytest
+from cfn import (
+    ALL_TEMPLATES,
+    HUB,
+    SPOKE,
+    STANDALONE,
+    event_pattern,
+    input_transformer,
+    json_path,
+    load,
+    render_text_template,
+)
 from stacks import HOME_REGION, SECURITY_ACCOUNT, WORKLOAD_ACCOUNT, deploy, drain, rule_name
 
 # Variables whose value is a JSON object: unquoted in a JSON template (EventBridge documents this;
@@ -50,21 +58,25 @@ def required_variables(transformer: dict[str, Any]) -> set[str]:
 def test_the_optional_variables_are_variables_of_the_template():
     paths = input_transformer(load(STANDALONE))["InputPathsMap"]
     assert set(OPTIONAL_VARIABLES) <= set(paths)
-    assert OBJECT_VARIABLES <= set(paths)
+    assert set(paths) >= OBJECT_VARIABLES
 
 
 def make_test_bus(moto, name: str, pattern: dict, transformer: dict | None = None, account=None):
-    """A bus named `name` with one rule (`pattern`) whose target is an SQS queue; returns its URL."""
+    """A bus `name` with one rule (`pattern`) whose target is an SQS queue; returns its URL."""
     events = moto.client("events", account=account)
     sqs = moto.client("sqs", account=account)
     events.create_event_bus(Name=name)
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     events.put_rule(Name=name, EventBusName=name, EventPattern=json.dumps(pattern), State="ENABLED")
     target: dict[str, Any] = {"Id": "queue", "Arn": queue_arn}
     if transformer is not None:
         target["InputTransformer"] = transformer
-    assert events.put_targets(Rule=name, EventBusName=name, Targets=[target])["FailedEntryCount"] == 0
+    assert (
+        events.put_targets(Rule=name, EventBusName=name, Targets=[target])["FailedEntryCount"] == 0
+    )
     return queue_url
 
 
@@ -92,7 +104,9 @@ def test_the_pattern_lets_through_exactly_the_four_calls(moto, path):
     )
     assert all(r["source"] == "aws.s3" for r in received)
     # The events arrive unchanged (the spoke forwards them like this).
-    assert by_event_id([r["detail"] for r in received]) == by_event_id([e["detail"] for e in ct.must_alert()])
+    assert by_event_id([r["detail"] for r in received]) == by_event_id(
+        [e["detail"] for e in ct.must_alert()]
+    )
 
 
 def test_the_alert_fields_resolve_for_each_of_the_four_calls(moto):
@@ -107,7 +121,10 @@ def test_the_alert_fields_resolve_for_each_of_the_four_calls(moto):
             "InputTemplate": json_shaped_template(transformer["InputPathsMap"], names),
         },
     )
-    put(moto, [ct.put_events_entry(e, "transformer-test") for e in ct.must_alert() + ct.must_not_alert()])
+    put(
+        moto,
+        [ct.put_events_entry(e, "transformer-test") for e in ct.must_alert() + ct.must_not_alert()],
+    )
 
     alerts = {a["alert"]["eventName"]: a["alert"] for a in drain(moto.client("sqs"), queue)}
 
@@ -124,9 +141,9 @@ def test_the_alert_fields_resolve_for_each_of_the_four_calls(moto):
         assert alert["requestParameters"] == sent["detail"]["requestParameters"]
         # Nothing the template maps is left unresolved.
         assert set(alert) == names
-    assert alerts["PutBucketAcl"]["requestParameters"]["AccessControlPolicy"]["AccessControlList"]["Grant"][1][
-        "Grantee"
-    ]["URI"].endswith("/AllUsers")
+    assert alerts["PutBucketAcl"]["requestParameters"]["AccessControlPolicy"]["AccessControlList"][
+        "Grant"
+    ][1]["Grantee"]["URI"].endswith("/AllUsers")
     assert alerts["PutObjectAcl"]["requestParameters"]["x-amz-acl"] == ["public-read"]
     assert alerts["PutObjectAcl"]["requestParameters"]["key"] == "exports/2025-03/payroll.csv"
 
@@ -151,7 +168,7 @@ def test_optional_alert_fields_resolve_when_the_call_carries_them(moto, variable
     alerts = [a["alert"] for a in drain(moto.client("sqs"), queue)]
 
     assert len(alerts) == len(samples)
-    for alert, sent in zip(alerts, samples):
+    for alert, sent in zip(alerts, samples, strict=True):
         found, expected = json_path(sent, transformer["InputPathsMap"][variable])
         assert found and alert[variable] == expected
     if variable == "policy":
@@ -175,7 +192,10 @@ def field(text: str, label: str) -> str:
 def test_the_readable_alert_of_a_new_bucket_policy():
     event = ct.put_bucket_policy()
     text = alert_text(event)
-    assert text.splitlines()[0] == '"S3 bucket policy / ACL change: PutBucketPolicy on bucket acme-payroll-exports"'
+    assert (
+        text.splitlines()[0]
+        == '"S3 bucket policy / ACL change: PutBucketPolicy on bucket acme-payroll-exports"'
+    )
     assert field(text, "Bucket") == "acme-payroll-exports"
     assert field(text, "Account") == "111122223333"
     assert field(text, "Region") == "eu-west-1"
@@ -188,16 +208,24 @@ def test_the_readable_alert_of_a_new_bucket_policy():
     assert "<" not in text.replace("<eventName>", "")  # no placeholder left
 
 
-@pytest.mark.parametrize("event", [ct.delete_bucket_policy(), ct.put_bucket_acl(), ct.put_object_acl()],
-                         ids=lambda e: e["detail"]["eventName"])
+@pytest.mark.parametrize(
+    "event",
+    [ct.delete_bucket_policy(), ct.put_bucket_acl(), ct.put_object_acl()],
+    ids=lambda e: e["detail"]["eventName"],
+)
 def test_the_readable_alert_without_a_policy_is_still_complete(event):
     text = alert_text(event)
     name = event["detail"]["eventName"]
-    assert text.splitlines()[0] == f'"S3 bucket policy / ACL change: {name} on bucket acme-payroll-exports"'
+    assert (
+        text.splitlines()[0]
+        == f'"S3 bucket policy / ACL change: {name} on bucket acme-payroll-exports"'
+    )
     assert field(text, "New policy") == ""
     assert field(text, "Caller") == ct.CALLER_ARN
     assert json.loads(field(text, "Request")) == event["detail"]["requestParameters"]
-    assert len(text.splitlines()) == len(input_transformer(load(STANDALONE))["InputTemplate"].splitlines())
+    assert len(text.splitlines()) == len(
+        input_transformer(load(STANDALONE))["InputTemplate"].splitlines()
+    )
 
 
 # --- hub and spoke, end to end on the emulator ---------------------------------------------------
@@ -218,10 +246,13 @@ def test_spokes_forward_to_the_hub_bus_and_the_hub_rule_formats_the_alert(moto):
     spoke_events = moto.client("events", ct.REGION, WORKLOAD_ACCOUNT)
     bus, name = rule_name(spoke.outputs["RuleArn"])
     (target,) = spoke_events.list_targets_by_rule(Rule=name, EventBusName=bus)["Targets"]
-    assert (target["Arn"], target["RoleArn"]) == (hub.outputs["EventBusArn"], spoke.outputs["ForwarderRoleArn"])
+    assert (target["Arn"], target["RoleArn"]) == (
+        hub.outputs["EventBusArn"],
+        spoke.outputs["ForwarderRoleArn"],
+    )
 
     # The hub's rule targets the topic with the template's transformer; the emulator cannot deliver
-    # to SNS, so that target is swapped for an SQS queue with the JSON-shaped twin of the transformer.
+    # to SNS, so that target is swapped for an SQS queue with the transformer's JSON-shaped twin.
     hub_events = moto.client("events", HOME_REGION, SECURITY_ACCOUNT)
     hub_bus, hub_rule = rule_name(hub.outputs["RuleArn"])
     assert hub_bus == hub.outputs["EventBusName"]
@@ -231,25 +262,35 @@ def test_spokes_forward_to_the_hub_bus_and_the_hub_rule_formats_the_alert(moto):
     hub_events.remove_targets(Rule=hub_rule, EventBusName=hub_bus, Ids=[hub_target["Id"]])
     sqs = moto.client("sqs", HOME_REGION, SECURITY_ACCOUNT)
     queue_url = sqs.create_queue(QueueName="hub-alerts")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     transformer = input_transformer(load(HUB))
     names = required_variables(transformer)
     hub_events.put_targets(
         Rule=hub_rule,
         EventBusName=hub_bus,
-        Targets=[{
-            "Id": "queue",
-            "Arn": queue_arn,
-            "InputTransformer": {
-                "InputPathsMap": {k: v for k, v in transformer["InputPathsMap"].items() if k in names},
-                "InputTemplate": json_shaped_template(transformer["InputPathsMap"], names),
-            },
-        }],
+        Targets=[
+            {
+                "Id": "queue",
+                "Arn": queue_arn,
+                "InputTransformer": {
+                    "InputPathsMap": {
+                        k: v for k, v in transformer["InputPathsMap"].items() if k in names
+                    },
+                    "InputTemplate": json_shaped_template(transformer["InputPathsMap"], names),
+                },
+            }
+        ],
     )
 
     # CloudTrail's events land on the workload account's default bus in its region.
-    put(moto, [ct.put_events_entry(e) for e in ct.must_alert() + ct.must_not_alert()],
-        account=WORKLOAD_ACCOUNT, region=ct.REGION)
+    put(
+        moto,
+        [ct.put_events_entry(e) for e in ct.must_alert() + ct.must_not_alert()],
+        account=WORKLOAD_ACCOUNT,
+        region=ct.REGION,
+    )
 
     alerts = [a["alert"] for a in drain(sqs, queue_url)]
     assert sorted(a["eventName"] for a in alerts) == sorted(

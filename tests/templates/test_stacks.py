@@ -12,13 +12,15 @@ import json
 import re
 
 import pytest
-
 from cfn import ALL_TEMPLATES, HUB, SPOKE, STANDALONE, event_pattern, input_transformer, load
 from stacks import PARAMETERS, SECURITY_ACCOUNT, WORKLOAD_ACCOUNT, cfn_parameters, deploy, rule_name
 
 ARN = {
     "TopicArn": r"arn:aws:sns:{region}:{account}:s3-policy-monitor(-hub)?-alerts",
-    "RuleArn": r"arn:aws:events:{region}:{account}:rule/(s3-policy-monitor-hub/)?s3-policy-monitor(-forward|-hub)?",
+    "RuleArn": (
+        r"arn:aws:events:{region}:{account}:rule/"
+        r"(s3-policy-monitor-hub/)?s3-policy-monitor(-forward|-hub)?"
+    ),
     "KeyArn": r"arn:aws:kms:{region}:{account}:key/[0-9a-f-]{{36}}",
     "EventBusArn": r"arn:aws:events:{region}:{account}:event-bus/s3-policy-monitor-hub",
     "EventBusName": r"s3-policy-monitor-hub",
@@ -34,7 +36,10 @@ def test_the_template_deploys_with_its_outputs(moto, path):
     assert stack.status == "CREATE_COMPLETE"
     assert set(stack.outputs) == set(load(path)["Outputs"])
     for key, value in stack.outputs.items():
-        assert re.fullmatch(ARN[key].format(region=region, account=WORKLOAD_ACCOUNT), value), (key, value)
+        assert re.fullmatch(ARN[key].format(region=region, account=WORKLOAD_ACCOUNT), value), (
+            key,
+            value,
+        )
 
     # The rule that was created carries the template's pattern.
     events = moto.client("events", region, WORKLOAD_ACCOUNT)
@@ -56,7 +61,9 @@ def test_the_template_deploys_with_its_outputs(moto, path):
     else:
         assert target["Arn"] == stack.outputs["TopicArn"]
         assert target["InputTransformer"] == input_transformer(load(path))
-        topic = moto.client("sns", region, WORKLOAD_ACCOUNT).get_topic_attributes(TopicArn=stack.outputs["TopicArn"])
+        topic = moto.client("sns", region, WORKLOAD_ACCOUNT).get_topic_attributes(
+            TopicArn=stack.outputs["TopicArn"]
+        )
         assert topic["Attributes"]["KmsMasterKeyId"] == stack.outputs["KeyArn"]
     if path is HUB:
         bus_description = events.describe_event_bus(Name=stack.outputs["EventBusName"])
@@ -78,18 +85,27 @@ def test_member_stacks_in_many_regions_of_the_same_accounts(moto, path):
         Capabilities=["CAPABILITY_NAMED_IAM"],
         PermissionModel="SELF_MANAGED",
     )
-    accounts, regions = [WORKLOAD_ACCOUNT, SECURITY_ACCOUNT], ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    accounts, regions = (
+        [WORKLOAD_ACCOUNT, SECURITY_ACCOUNT],
+        ["us-east-1", "eu-west-1", "ap-southeast-2"],
+    )
     operation = cf.create_stack_instances(StackSetName=name, Accounts=accounts, Regions=regions)
-    status = cf.describe_stack_set_operation(StackSetName=name, OperationId=operation["OperationId"])
+    status = cf.describe_stack_set_operation(
+        StackSetName=name, OperationId=operation["OperationId"]
+    )
     assert status["StackSetOperation"]["Status"] == "SUCCEEDED"
 
     instances = cf.list_stack_instances(StackSetName=name)["Summaries"]
-    assert {(i["Account"], i["Region"]) for i in instances} == {(a, r) for a in accounts for r in regions}
+    assert {(i["Account"], i["Region"]) for i in instances} == {
+        (a, r) for a in accounts for r in regions
+    }
     assert {i["Status"] for i in instances} == {"CURRENT"}
     for account in accounts:
         for region in regions:
             member_cf = moto.client("cloudformation", region, account)
-            (stack,) = [s for s in member_cf.describe_stacks()["Stacks"] if s["StackName"].endswith(name)]
+            (stack,) = [
+                s for s in member_cf.describe_stacks()["Stacks"] if s["StackName"].endswith(name)
+            ]
             assert stack["StackStatus"] == "CREATE_COMPLETE"
             assert {o["OutputKey"] for o in stack["Outputs"]} == set(load(path)["Outputs"])
     if path is SPOKE:
@@ -102,7 +118,9 @@ def test_member_stacks_in_many_regions_of_the_same_accounts(moto, path):
 
 def test_the_standalone_stack_and_a_spoke_can_share_an_account_and_region(moto):
     """Migrating from standalone to hub-and-spoke runs both for a while: no name may collide."""
-    standalone = deploy(moto, STANDALONE, account=WORKLOAD_ACCOUNT, region="eu-west-1", name="standalone")
+    standalone = deploy(
+        moto, STANDALONE, account=WORKLOAD_ACCOUNT, region="eu-west-1", name="standalone"
+    )
     spoke = deploy(moto, SPOKE, account=WORKLOAD_ACCOUNT, region="eu-west-1", name="spoke")
     assert (standalone.status, spoke.status) == ("CREATE_COMPLETE", "CREATE_COMPLETE")
     assert standalone.outputs["RuleArn"] != spoke.outputs["RuleArn"]

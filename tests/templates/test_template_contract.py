@@ -11,9 +11,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
-from cfn import ALL_TEMPLATES, HUB, REPO, SPOKE, STANDALONE, event_pattern, event_rule
-from cfn import input_transformer, load, placeholders, the_resource
+from cfn import (
+    ALL_TEMPLATES,
+    HUB,
+    REPO,
+    SPOKE,
+    STANDALONE,
+    event_pattern,
+    event_rule,
+    input_transformer,
+    load,
+    placeholders,
+    the_resource,
+)
 
 EXAMPLE_FLEET = REPO / "examples" / "hub-and-spoke" / "fleet.toml"
 
@@ -29,7 +39,10 @@ SPECIFIED_PATTERN = {
 }
 
 # Global resource types: their names must differ per region when the stack runs in many regions.
-GLOBAL_NAME_PROPERTIES = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName"}
+GLOBAL_NAME_PROPERTIES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+}
 
 # Longest region code today (ap-southeast-5, us-gov-west-1, ap-northeast-3 ...) plus margin.
 LONGEST_REGION = "ap-southeast-15"
@@ -88,7 +101,9 @@ def test_no_transform_or_macro(path: Path):
     assert "Transform" not in template
     text = json.dumps(template)
     assert "Fn::Transform" not in text and "AWS::Include" not in text
-    assert not any(r["Type"].startswith("AWS::Serverless::") for r in template["Resources"].values())
+    assert not any(
+        r["Type"].startswith("AWS::Serverless::") for r in template["Resources"].values()
+    )
 
 
 @all_templates()
@@ -99,8 +114,10 @@ def test_global_resource_names_carry_the_region(path: Path):
         if prop and prop in resource.get("Properties", {}):
             name = resource["Properties"][prop]
             assert isinstance(name, dict) and "${AWS::Region}" in name["Fn::Sub"], logical_id
-            longest = name["Fn::Sub"].replace("${AWS::Region}", LONGEST_REGION).replace(
-                "${NamePrefix}", "x" * 32
+            longest = (
+                name["Fn::Sub"]
+                .replace("${AWS::Region}", LONGEST_REGION)
+                .replace("${NamePrefix}", "x" * 32)
             )
             assert len(longest) <= 64, f"{logical_id}: {longest} is longer than an IAM name may be"
 
@@ -117,7 +134,9 @@ def test_topics_are_encrypted_with_a_rotating_customer_managed_key(path: Path):
         assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
         statements = key["Properties"]["KeyPolicy"]["Statement"]
         principals = [s["Principal"] for s in statements]
-        assert {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}} in principals
+        assert {
+            "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+        } in principals
         (events,) = [s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"}]
         assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"], logical_id
         assert all(s["Principal"] != "*" for s in statements)
@@ -144,7 +163,9 @@ def test_the_hub_bus_admits_only_the_organization():
     _, policy = the_resource(load(HUB), "AWS::Events::EventBusPolicy")
     statement = policy["Properties"]["Statement"]
     assert statement["Action"] == "events:PutEvents" and statement["Effect"] == "Allow"
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
+    }
 
 
 EXPECTED_OUTPUTS = {
@@ -166,20 +187,43 @@ def test_outputs(path: Path):
 PARAMETER_SAMPLES = {
     "NotificationEmail": (
         ["secops@example.com", "sec.ops+s3@mail.example.co.uk", "A_B-c%d@sub-1.example.io"],
-        ["", "secops", "secops@", "@example.com", "a@b", "a b@example.com",
-         "a@example.com,b@example.com", "secops@example.com\n"],
+        [
+            "",
+            "secops",
+            "secops@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@example.com,b@example.com",
+            "secops@example.com\n",
+        ],
     ),
     "HttpsEndpoint": (
-        ["", "https://hooks.example.com/services/T000/B000/XXXX", "https://jira.example.com/rest?x=1"],
-        ["http://hooks.example.com/x", "https://", "https://exa mple.com", "ftp://x", "hooks.example.com"],
+        [
+            "",
+            "https://hooks.example.com/services/T000/B000/XXXX",
+            "https://jira.example.com/rest?x=1",
+        ],
+        [
+            "http://hooks.example.com/x",
+            "https://",
+            "https://exa mple.com",
+            "ftp://x",
+            "hooks.example.com",
+        ],
     ),
     "CentralEventBusArn": (
-        ["arn:aws:events:us-east-1:222233334444:event-bus/s3-policy-monitor-hub",
-         "arn:aws-us-gov:events:us-gov-west-1:222233334444:event-bus/security.bus_1"],
-        ["", "arn:aws:events:us-east-1:2222333344:event-bus/x",
-         "arn:aws:sns:us-east-1:222233334444:s3-policy-monitor-hub",
-         "arn:aws:events:us-east-1:222233334444:rule/s3-policy-monitor-hub",
-         "s3-policy-monitor-hub"],
+        [
+            "arn:aws:events:us-east-1:222233334444:event-bus/s3-policy-monitor-hub",
+            "arn:aws-us-gov:events:us-gov-west-1:222233334444:event-bus/security.bus_1",
+        ],
+        [
+            "",
+            "arn:aws:events:us-east-1:2222333344:event-bus/x",
+            "arn:aws:sns:us-east-1:222233334444:s3-policy-monitor-hub",
+            "arn:aws:events:us-east-1:222233334444:rule/s3-policy-monitor-hub",
+            "s3-policy-monitor-hub",
+        ],
     ),
     "OrganizationId": (
         ["o-a1b2c3d4e5", "o-abcdefghij0123456789"],
@@ -238,7 +282,10 @@ def test_the_example_spokes_forward_to_the_example_hub():
     sets = {s["name"]: s for s in fleet["stack_sets"]}
     hub, spoke = sets["s3-policy-monitor-hub"], sets["s3-policy-monitor-spoke"]
     hub_template = load(HUB)
-    prefix = hub.get("parameters", {}).get("NamePrefix") or hub_template["Parameters"]["NamePrefix"]["Default"]
+    prefix = (
+        hub.get("parameters", {}).get("NamePrefix")
+        or hub_template["Parameters"]["NamePrefix"]["Default"]
+    )
     bus_name = hub_template["Resources"]["CentralEventBus"]["Properties"]["Name"]["Fn::Sub"]
     (hub_region,) = hub["regions"]
     (hub_account,) = hub["targets"]["accounts"]

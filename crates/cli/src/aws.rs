@@ -5,18 +5,16 @@ use std::error::Error as StdError;
 use std::sync::Mutex;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
-use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use stackfleet_planner::errors::error_chain;
 
 use crate::error::CliError;
-
-/// Throttling is expected on large organizations; the SDK's standard retry with back-off
-/// absorbs it. `AWS_MAX_ATTEMPTS` or the profile's `max_attempts` take precedence.
-const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 
 /// Loads the SDK configuration the standard way (environment, profiles, SSO, web identity,
 /// `AWS_ENDPOINT_URL`), or from `profile` alone, in `region`, or in the chain's region
@@ -36,9 +34,10 @@ pub async fn sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfi
                 .build(),
         );
     }
+    // `AWS_MAX_ATTEMPTS` wins over stackfleet's retry configuration (README); a profile's
+    // `max_attempts` does not, since a configuration set here skips aws-config's own chain.
     if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
-        loader =
-            loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+        loader = loader.retry_config(stackfleet_executor::retry::retry_config());
     }
     loader.load().await
 }
@@ -61,7 +60,7 @@ pub async fn assume_role(
         let reason = error_chain(&e);
         CliError::Aws {
             doing: format!("assume role {role} (session {session})"),
-            hint: credentials_hint(&reason).unwrap_or(
+            hint: credentials_hint(assume_role_code(&e), &e).unwrap_or(
                 "the caller must be allowed sts:AssumeRole on it, and the role's trust policy must trust the caller (check --profile or the CI role)",
             ),
             reason,
@@ -130,7 +129,7 @@ where
         (Some(code), None) => code.to_string(),
         _ => error_chain(err),
     };
-    let hint = credentials_hint(&reason).unwrap_or(match err {
+    let hint = credentials_hint(err.code(), err).unwrap_or(match err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
             "check the network (and HTTPS_PROXY or AWS_ENDPOINT_URL if you set them), then retry"
         }
@@ -145,49 +144,54 @@ where
     }
 }
 
-/// What to do about credential problems the SDK reports in words.
-fn credentials_hint(reason: &str) -> Option<&'static str> {
-    let lower = reason.to_ascii_lowercase();
-    if lower.contains("no credentials found")
-        || lower.contains("credentials not loaded")
-        || lower.contains("provider was not enabled")
-    {
-        Some(
-            "no AWS credentials: sign in with `aws sso login --profile NAME` and pass --profile NAME (`aws configure list-profiles` lists them), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CI, use OIDC (README: GitHub Actions)",
-        )
-    } else if lower.contains("sso") && (lower.contains("expired") || lower.contains("token")) {
-        Some("the SSO session is missing or expired: run `aws sso login --profile NAME`")
-    } else if lower.contains("expiredtoken")
-        || lower.contains("token included in the request is expired")
-    {
-        Some(
-            "the credentials have expired: refresh them (`aws sso login`, or a new CI role session)",
-        )
-    } else if lower.contains("invalidclienttokenid") || lower.contains("signaturedoesnotmatch") {
-        Some(
-            "the access key is not valid: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile",
-        )
-    } else if lower.contains("profile")
-        && (lower.contains("not defined") || lower.contains("could not be found"))
-    {
-        Some("the profile does not exist: list profiles with `aws configure list-profiles`")
-    } else {
-        None
-    }
+/// The error code STS gave AssumeRole, which the credentials provider wraps.
+fn assume_role_code<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a str> {
+    causes(err)
+        .find_map(|cause| cause.downcast_ref::<AssumeRoleError>())
+        .and_then(ProvideErrorMetadata::code)
 }
 
-/// `err: its source: its source…`, without the debug dump that `DisplayErrorContext` appends.
-pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Several SDK errors repeat their source's message in their own.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+/// `err` and its sources, outermost first.
+fn causes<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |e: &&'a (dyn StdError + 'static)| (*e).source())
+}
+
+/// What to do about a credentials problem: by STS's error `code`, then by the credentials
+/// provider's error kind found among the causes of `err`.
+fn credentials_hint(code: Option<&str>, err: &(dyn StdError + 'static)) -> Option<&'static str> {
+    match code {
+        Some("ExpiredToken" | "ExpiredTokenException") => {
+            return Some(
+                "the credentials have expired: refresh them (`aws sso login`, or a new CI role session)",
+            );
         }
-        source = cause.source();
+        Some("InvalidClientTokenId" | "SignatureDoesNotMatch") => {
+            return Some(
+                "the access key is not valid: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the profile",
+            );
+        }
+        _ => {}
     }
-    text
+    let provider_error = causes(err).find_map(|cause| cause.downcast_ref::<CredentialsError>())?;
+    // aws-config's SSO token errors are private types (`SsoTokenProviderError` is `pub(super)`)
+    // that reach us as a provider error: only their words say that the session expired.
+    let text = error_chain(err).to_ascii_lowercase();
+    if text.contains("sso") && (text.contains("expired") || text.contains("token")) {
+        return Some("the SSO session is missing or expired: run `aws sso login --profile NAME`");
+    }
+    match provider_error {
+        // No provider of the chain found credentials; a profile that does not exist ends here too
+        // (aws-config turns its `MissingProfile` into this kind).
+        CredentialsError::CredentialsNotLoaded(_) => Some(
+            "no AWS credentials: sign in with `aws sso login --profile NAME` and pass --profile NAME (`aws configure list-profiles` lists them), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CI, use OIDC (README: GitHub Actions)",
+        ),
+        CredentialsError::InvalidConfiguration(_)
+        | CredentialsError::ProviderTimedOut(_)
+        | CredentialsError::ProviderError(_)
+        | CredentialsError::Unhandled(_) => None,
+        // A kind added by a newer aws-credential-types: the generic hint of the caller.
+        _ => None,
+    }
 }

@@ -3,14 +3,14 @@
 mod aws;
 mod cli;
 mod commands;
+mod diagnostics;
 mod error;
 mod logging;
 mod printer;
 mod progress;
 mod render;
-mod report;
+mod session;
 mod settings;
-mod state;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     match run(cli, printer) {
         Ok(code) => code,
         Err(e) => {
-            eprint!("{}", report::render(&e));
+            eprint!("{}", diagnostics::render(&e));
             ExitCode::from(e.exit_code())
         }
     }

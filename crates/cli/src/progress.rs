@@ -72,8 +72,12 @@ impl Progress {
     /// Shows one event.
     pub fn handle(&mut self, event: Event) {
         match event {
-            Event::StackSetCreated { stack_set } => self.line(format!("{stack_set}: stack set created")),
-            Event::StackSetDeleted { stack_set } => self.line(format!("{stack_set}: stack set deleted")),
+            Event::StackSetCreated { stack_set } => {
+                self.line(format!("{stack_set}: stack set created"))
+            }
+            Event::StackSetDeleted { stack_set } => {
+                self.line(format!("{stack_set}: stack set deleted"))
+            }
             Event::OperationStarted {
                 stack_set,
                 operation_id,
@@ -83,7 +87,10 @@ impl Progress {
                 if let Ok(mut f) = self.in_flight.lock() {
                     f.insert(operation_id.clone(), stack_set.clone());
                 }
-                let label = format!("{stack_set}: {} ({instances} instances)", action_label(action));
+                let label = format!(
+                    "{stack_set}: {} ({instances} instances)",
+                    action_label(action)
+                );
                 if self.style == Style::Bars {
                     let bar = self.bars.add(ProgressBar::new(instances as u64));
                     bar.set_style(
@@ -105,13 +112,15 @@ impl Progress {
                 stack_set,
                 operation_id,
             } => self.line(format!(
-                "{stack_set}: operation {operation_id} already exists (started by an interrupted or a concurrent run); waiting for it"
+                "{stack_set}: operation {operation_id} already exists \
+                 (started by an interrupted or a concurrent run); waiting for it"
             )),
             Event::WaitingForOther {
                 stack_set,
                 operation_id,
             } => self.line(format!(
-                "{stack_set}: another operation ({operation_id}) is running; waiting for it to finish first"
+                "{stack_set}: another operation ({operation_id}) is running; \
+                 waiting for it to finish first"
             )),
             Event::OperationProgress {
                 stack_set,

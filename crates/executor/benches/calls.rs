@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -311,11 +310,11 @@ fn poll() -> PollPolicy {
     }
 }
 
-/// The CLI's configuration (`crates/cli/src/aws.rs`): standard chain, 8 attempts.
+/// The CLI's configuration (`crates/cli/src/aws.rs`): standard chain, stackfleet's retries.
 async fn sdk_config(home_region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(home_region.to_string()))
-        .retry_config(RetryConfig::standard().with_max_attempts(8))
+        .retry_config(stackfleet_executor::retry::retry_config())
         .load()
         .await
 }

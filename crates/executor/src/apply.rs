@@ -19,9 +19,9 @@ use stackfleet_planner::plan::{
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
-use crate::events::Event;
+use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 use crate::observe::call_as;
-use crate::operation::{AfterWaiting, OperationOutcome, PollPolicy, StackSetContext};
+use crate::operation::{AfterWaiting, PollPolicy, StackSetContext};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
@@ -80,13 +80,13 @@ pub struct OperationReport {
     /// The instances it touched.
     pub instances: usize,
     /// `SUCCEEDED`, `FAILED`, `STOPPED`, or `NOT_STARTED` when an earlier call failed.
-    pub status: String,
+    pub status: OperationStatus,
     /// StackSets' reason for the status, if any: the only explanation when an operation fails
     /// before any instance runs (a missing administration role, for example).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     /// Instances that did not succeed, with StackSets' reasons.
-    pub failures: Vec<crate::operation::InstanceFailure>,
+    pub failures: Vec<InstanceFailure>,
     /// The call error, if the operation could not be started or followed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -94,7 +94,9 @@ pub struct OperationReport {
 
 impl OperationReport {
     fn succeeded(&self) -> bool {
-        self.status == "SUCCEEDED" && self.failures.is_empty() && self.error.is_none()
+        self.status == OperationStatus::Succeeded
+            && self.failures.is_empty()
+            && self.error.is_none()
     }
 }
 
@@ -166,11 +168,10 @@ async fn apply_stack_set(
                 // the next operation; stop this stack set and say what did not run.
                 report.operations.push(OperationReport {
                     status: if started.is_some() {
-                        "UNKNOWN"
+                        OperationStatus::Unseen
                     } else {
-                        "NOT_STARTED"
-                    }
-                    .to_string(),
+                        OperationStatus::NotStarted
+                    },
                     operation_id: started.unwrap_or_else(|| op.id.clone()),
                     action: op.action,
                     instances: op.instances,
@@ -225,12 +226,37 @@ fn not_started(operations: &[Operation]) -> Vec<OperationReport> {
             operation_id: op.id.clone(),
             action: op.action,
             instances: op.instances,
-            status: "NOT_STARTED".to_string(),
+            status: OperationStatus::NotStarted,
             status_reason: None,
             failures: Vec::new(),
             error: None,
         })
         .collect()
+}
+
+/// What fleet.toml declares for a stack set, on a CreateStackSet or an UpdateStackSet request:
+/// builders of different types with the same setters. The permission model decides between
+/// self-managed roles and service-managed auto-deployment.
+macro_rules! stack_set_settings {
+    ($request:expr, $set:expr, $desired:expr) => {{
+        let (set, desired) = ($set, $desired);
+        let request = $request
+            .stack_set_name(&set.name)
+            .set_description(desired.description.clone())
+            .template_body(&desired.template_body)
+            .set_parameters(Some(parameters(desired)))
+            .set_capabilities(Some(capabilities(desired)))
+            .set_tags(Some(tags(desired)))
+            .permission_model(permission_model(set.permission_model));
+        match set.permission_model {
+            PermissionModel::SelfManaged => request
+                .set_administration_role_arn(desired.administration_role_arn.clone())
+                .set_execution_role_name(desired.execution_role_name.clone()),
+            PermissionModel::ServiceManaged => {
+                request.set_auto_deployment(auto_deployment(desired))
+            }
+        }
+    }};
 }
 
 async fn create_stack_set(
@@ -240,31 +266,14 @@ async fn create_stack_set(
     set: &StackSetPlan,
     desired: &DesiredStackSet,
 ) -> Result<(), ExecError> {
-    let mut request = ctx
+    let request = ctx
         .client
         .create_stack_set()
-        .stack_set_name(&set.name)
-        .set_description(desired.description.clone())
-        .template_body(&desired.template_body)
-        .set_parameters(Some(parameters(desired)))
-        .set_capabilities(Some(capabilities(desired)))
-        .set_tags(Some(tags(desired)))
-        .permission_model(permission_model(set.permission_model))
         .call_as(call_as(caller))
         // The SDK retries a call whose answer was lost; the token makes AWS answer that retry
         // as the first call rather than as a name in use.
         .client_request_token(request_token(fingerprint, &set.name));
-    match set.permission_model {
-        PermissionModel::SelfManaged => {
-            request = request
-                .set_administration_role_arn(desired.administration_role_arn.clone())
-                .set_execution_role_name(desired.execution_role_name.clone());
-        }
-        PermissionModel::ServiceManaged => {
-            request = request.set_auto_deployment(auto_deployment(desired));
-        }
-    }
-    match request.send().await {
+    match stack_set_settings!(request, set, desired).send().await {
         Ok(_) => {}
         // Someone (a colleague, a concurrent apply, an interrupted run) created it after the
         // plan was made: what it holds is unknown, so the plan's next steps may be wrong.
@@ -301,21 +310,29 @@ async fn run_operation(
     let deployment_targets = || service.then(targets);
     let client = ctx.client;
     let id = op.id.as_str();
+    // The three instance calls take the same targets, regions, preferences and id on builders of
+    // different types; the macro writes those setters once.
+    macro_rules! instance_call {
+        ($call:ident $(.$extra:ident($value:expr))*) => {
+            client
+                .$call()
+                .stack_set_name(&set.name)
+                .set_accounts(accounts())
+                .set_deployment_targets(deployment_targets())
+                .set_regions(Some(op.regions.clone()))
+                $(.$extra($value))*
+                .operation_preferences(preferences.clone())
+                .operation_id(id)
+                .call_as(ctx.call_as.clone())
+                .send()
+                .await
+                .map(|o| o.operation_id)
+        };
+    }
     let started = match op.action {
         OperationAction::CreateInstances => {
             ctx.start("CreateStackInstances", id, AfterWaiting::Stop, || async {
-                client
-                    .create_stack_instances()
-                    .stack_set_name(&set.name)
-                    .set_accounts(accounts())
-                    .set_deployment_targets(deployment_targets())
-                    .set_regions(Some(op.regions.clone()))
-                    .operation_preferences(preferences.clone())
-                    .operation_id(id)
-                    .call_as(ctx.call_as.clone())
-                    .send()
-                    .await
-                    .map(|o| o.operation_id)
+                instance_call!(create_stack_instances)
             })
             .await
         }
@@ -325,36 +342,13 @@ async fn run_operation(
                 .as_ref()
                 .is_some_and(|d| d.retain_stacks_on_delete);
             ctx.start("DeleteStackInstances", id, AfterWaiting::Stop, || async {
-                client
-                    .delete_stack_instances()
-                    .stack_set_name(&set.name)
-                    .set_accounts(accounts())
-                    .set_deployment_targets(deployment_targets())
-                    .set_regions(Some(op.regions.clone()))
-                    .retain_stacks(retain)
-                    .operation_preferences(preferences.clone())
-                    .operation_id(id)
-                    .call_as(ctx.call_as.clone())
-                    .send()
-                    .await
-                    .map(|o| o.operation_id)
+                instance_call!(delete_stack_instances.retain_stacks(retain))
             })
             .await
         }
         OperationAction::UpdateInstances => {
             ctx.start("UpdateStackInstances", id, AfterWaiting::Stop, || async {
-                client
-                    .update_stack_instances()
-                    .stack_set_name(&set.name)
-                    .set_accounts(accounts())
-                    .set_deployment_targets(deployment_targets())
-                    .set_regions(Some(op.regions.clone()))
-                    .operation_preferences(preferences.clone())
-                    .operation_id(id)
-                    .call_as(ctx.call_as.clone())
-                    .send()
-                    .await
-                    .map(|o| o.operation_id)
+                instance_call!(update_stack_instances)
             })
             .await
         }
@@ -365,31 +359,20 @@ async fn run_operation(
                     error: ExecError::Call {
                         operation: "UpdateStackSet",
                         message: format!("the plan for {} has no desired stack set", set.name),
+                        source: None,
                     },
                 });
             };
             ctx.start("UpdateStackSet", id, AfterWaiting::Stop, || async {
-                let mut request = client
+                let request = client
                     .update_stack_set()
-                    .stack_set_name(&set.name)
-                    .set_description(desired.description.clone())
-                    .template_body(&desired.template_body)
-                    .set_parameters(Some(parameters(desired)))
-                    .set_capabilities(Some(capabilities(desired)))
-                    .set_tags(Some(tags(desired)))
-                    .permission_model(permission_model(set.permission_model))
                     .operation_preferences(preferences.clone())
                     .operation_id(id)
                     .call_as(ctx.call_as.clone());
-                request = match set.permission_model {
-                    PermissionModel::SelfManaged => request
-                        .set_administration_role_arn(desired.administration_role_arn.clone())
-                        .set_execution_role_name(desired.execution_role_name.clone()),
-                    PermissionModel::ServiceManaged => {
-                        request.set_auto_deployment(auto_deployment(desired))
-                    }
-                };
-                request.send().await.map(|o| o.operation_id)
+                stack_set_settings!(request, set, desired)
+                    .send()
+                    .await
+                    .map(|o| o.operation_id)
             })
             .await
         }

@@ -1,14 +1,13 @@
 //! Drift detection: has anyone changed the deployed stacks outside StackSets?
 
 use aws_sdk_cloudformation::config::retry::RetryConfig;
-use aws_sdk_cloudformation::types::{
-    StackResourceDriftStatus, StackSetOperationAction, StackSetOperationStatus,
-};
+use aws_sdk_cloudformation::types::{StackResourceDriftStatus, StackSetOperationAction};
 use serde::Serialize;
 
 use crate::error::ExecError;
+use crate::events::{OperationOutcome, OperationStatus};
 use crate::observe::list_instances;
-use crate::operation::{AfterWaiting, OperationOutcome, StackSetContext};
+use crate::operation::{AfterWaiting, StackSetContext};
 
 /// Drift of one stack set.
 #[derive(Debug, Clone, Serialize)]
@@ -18,7 +17,7 @@ pub struct StackSetDrift {
     /// The drift detection operation the report comes from, if there ever was one.
     pub operation_id: Option<String>,
     /// How that detection ended (`SUCCEEDED`, `FAILED`, …), if known.
-    pub detection_status: Option<String>,
+    pub detection_status: Option<OperationStatus>,
     /// Every instance with its drift status, and the differences of drifted ones.
     pub instances: Vec<InstanceDrift>,
 }
@@ -99,7 +98,7 @@ pub async fn detect(
 /// The most recent finished drift detection of the stack set, if any.
 pub async fn last_detection(
     ctx: &StackSetContext<'_>,
-) -> Result<Option<(String, String)>, ExecError> {
+) -> Result<Option<(String, OperationStatus)>, ExecError> {
     let pages = ctx
         .client
         .list_stack_set_operations()
@@ -115,21 +114,16 @@ pub async fn last_detection(
         .flat_map(|p| p.summaries.unwrap_or_default())
         .filter(|s| s.action() == Some(&StackSetOperationAction::DetectDrift))
         .filter(|s| {
-            !matches!(
-                s.status(),
-                Some(
-                    StackSetOperationStatus::Running
-                        | StackSetOperationStatus::Queued
-                        | StackSetOperationStatus::Stopping
-                )
-            )
+            !s.status()
+                .is_some_and(|s| OperationStatus::from(s).is_active())
         })
         .collect();
     detections.sort_by_key(|s| s.creation_timestamp().map(|t| (t.secs(), t.subsec_nanos())));
     Ok(detections.pop().and_then(|s| {
         Some((
             s.operation_id()?.to_string(),
-            s.status().map_or("UNKNOWN", |st| st.as_str()).to_string(),
+            s.status()
+                .map_or(OperationStatus::Unseen, OperationStatus::from),
         ))
     }))
 }
@@ -138,7 +132,7 @@ pub async fn last_detection(
 /// the detection `operation_id`.
 pub async fn report(
     ctx: &StackSetContext<'_>,
-    detection: Option<(String, String)>,
+    detection: Option<(String, OperationStatus)>,
 ) -> Result<StackSetDrift, ExecError> {
     let instances = list_instances(ctx.client, ctx.call_as.clone(), ctx.stack_set).await?;
     let mut out = Vec::with_capacity(instances.len());

@@ -1,7 +1,12 @@
-//! Errors of StackSets calls, with the fix where AWS's message is known to need one.
+//! Errors of StackSets calls, classified by the service's error code and keeping the SDK error as
+//! their source, with the fix where one is known.
 
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use stackfleet_planner::errors::error_chain;
+
+/// The SDK error behind an [`ExecError`], kept as its source.
+pub type SdkCause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A failed StackSets call.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +20,9 @@ pub enum ExecError {
         message: String,
         /// What to do about it.
         hint: &'static str,
+        /// The SDK's error.
+        #[source]
+        source: SdkCause,
     },
     /// The endpoint does not implement an operation (the local emulator lacks several).
     #[error("this endpoint does not implement CloudFormation {operation}: {message}")]
@@ -23,6 +31,9 @@ pub enum ExecError {
         operation: &'static str,
         /// What the endpoint answered.
         message: String,
+        /// The SDK's error.
+        #[source]
+        source: SdkCause,
     },
     /// An operation ran longer than stackfleet was willing to wait; it goes on in AWS.
     #[error(
@@ -56,78 +67,88 @@ pub enum ExecError {
         operation: &'static str,
         /// The error code and message.
         message: String,
+        /// The SDK's error, when a call failed (not when an answer made no sense).
+        #[source]
+        source: Option<SdkCause>,
     },
 }
 
 impl ExecError {
-    /// Classifies an SDK error of `operation`.
+    /// Classifies an SDK error of `operation` by the service's error code.
     pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let code = err.code().unwrap_or_default().to_string();
+        let code = err.code().map(str::to_string);
         let message = err
             .message()
             .map(str::to_string)
             .unwrap_or_else(|| error_chain(&err));
-        let lower = message.to_ascii_lowercase();
-        if code == "AccessDenied"
-            || code == "AccessDeniedException"
-            || lower.contains("not authorized")
-        {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let hint = match code.as_deref() {
+            // IAM's refusal ("User: … is not authorized to perform: cloudformation:…").
+            Some("AccessDenied" | "AccessDeniedException") => Some(PERMISSIONS_HINT),
+            // StackSets refuses a caller that is neither the management account nor a registered
+            // delegated administrator, and a missing administration or execution role, with the
+            // generic ValidationError and no code of their own: only the message tells them apart
+            // from a malformed request.
+            Some("ValidationError") => validation_hint(&message),
+            _ => None,
+        };
+        if let Some(hint) = hint {
             return ExecError::Access {
                 operation,
                 message,
-                hint: "grant the caller cloudformation:* on stack sets, or run as the management account or a delegated administrator",
-            };
-        }
-        if lower.contains("management account") || lower.contains("delegated admin") {
-            return ExecError::Access {
-                operation,
-                message,
-                hint: "run as the organization's management account, or register this account as a StackSets delegated administrator and set organization.call_as = \"delegated-admin\"",
-            };
-        }
-        if lower.contains("administration role")
-            || lower.contains("execution role")
-            || lower.contains("awscloudformationstackset")
-        {
-            return ExecError::Access {
-                operation,
-                message,
-                hint: "self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the administrator account and AWSCloudFormationStackSetExecutionRole in every target account (or the roles named in fleet.toml)",
+                hint,
+                source: Box::new(err),
             };
         }
         // AWS answers every request it understands with an error code; a server error with none
         // (an HTML page) comes from an endpoint that does not implement the operation.
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        if code.is_empty() && status.is_some_and(|s| s >= 500) {
+        if code.is_none()
+            && let Some(status) = status.filter(|s| *s >= 500)
+        {
             return ExecError::NotImplemented {
                 operation,
                 message: format!(
-                    "it answered HTTP {} without an AWS error (the local emulator, moto, lacks several StackSets operations)",
-                    status.unwrap_or_default()
+                    "it answered HTTP {status} without an AWS error (the local emulator, moto, lacks several StackSets operations)"
                 ),
+                source: Box::new(err),
             };
         }
-        let message = if code.is_empty() {
-            message
-        } else {
-            format!("{code}: {message}")
+        let message = match code {
+            Some(code) => format!("{code}: {message}"),
+            None => message,
         };
-        ExecError::Call { operation, message }
+        ExecError::Call {
+            operation,
+            message,
+            source: Some(Box::new(err)),
+        }
     }
 }
 
-/// `err: its source: its source…`: the whole chain of messages, without the debug dump that
-/// `DisplayErrorContext` appends (users read these errors).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+const PERMISSIONS_HINT: &str = "grant the caller cloudformation:* on stack sets, or run as the management account or a delegated administrator";
+
+/// What to do about a ValidationError that is really a refusal, by its message (see
+/// [`ExecError::from_sdk`] for why the message).
+fn validation_hint(message: &str) -> Option<&'static str> {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("management account")
+        || lower.contains("either management")
+        || lower.contains("delegated admin")
+    {
+        Some(
+            "run as the organization's management account, or register this account as a StackSets delegated administrator and set organization.call_as = \"delegated-admin\"",
+        )
+    } else if lower.contains("administration role")
+        || lower.contains("execution role")
+        || lower.contains("awscloudformationstackset")
+    {
+        Some(
+            "self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the administrator account and AWSCloudFormationStackSetExecutionRole in every target account (or the roles named in fleet.toml)",
+        )
+    } else {
+        None
     }
-    text
 }

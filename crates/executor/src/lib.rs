@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod observe;
 pub mod operation;
+pub mod retry;
 
 pub use apply::{ApplyReport, apply};
 pub use error::ExecError;

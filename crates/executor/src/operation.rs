@@ -11,12 +11,11 @@ use std::time::Duration;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudformation::types::{CallAs as AwsCallAs, StackSetOperationStatus};
-use serde::Serialize;
+use aws_sdk_cloudformation::types::CallAs as AwsCallAs;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
-use crate::events::Event;
+use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 
 /// Operations up to this many instances show instances done/total while they run (a few
 /// ListStackSetOperationResults pages per poll); larger ones show status and elapsed time only.
@@ -57,38 +56,6 @@ pub enum AfterWaiting {
     Stop,
 }
 
-/// How an operation ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OperationOutcome {
-    /// `SUCCEEDED`, `FAILED`, `STOPPED`, …
-    pub status: String,
-    /// StackSets' reason for the status, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_reason: Option<String>,
-    /// The instances that did not succeed.
-    pub failures: Vec<InstanceFailure>,
-}
-
-impl OperationOutcome {
-    /// Whether every instance succeeded.
-    pub fn succeeded(&self) -> bool {
-        self.status == "SUCCEEDED" && self.failures.is_empty()
-    }
-}
-
-/// One account × region that an operation could not bring to its goal.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct InstanceFailure {
-    /// The account.
-    pub account: String,
-    /// The region.
-    pub region: String,
-    /// `FAILED` or `CANCELLED`.
-    pub status: String,
-    /// Why.
-    pub reason: String,
-}
-
 /// The StackSets context of one stack set: client, caller, events, polling.
 #[derive(Clone)]
 pub struct StackSetContext<'a> {
@@ -123,7 +90,7 @@ impl StackSetContext<'_> {
         call: F,
     ) -> Result<String, ExecError>
     where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
     {
@@ -197,14 +164,8 @@ impl StackSetContext<'_> {
             .into_iter()
             .flat_map(|p| p.summaries.unwrap_or_default())
             .filter(|s| {
-                matches!(
-                    s.status(),
-                    Some(
-                        StackSetOperationStatus::Running
-                            | StackSetOperationStatus::Queued
-                            | StackSetOperationStatus::Stopping
-                    )
-                )
+                s.status()
+                    .is_some_and(|s| OperationStatus::from(s).is_active())
             })
             .filter_map(|s| s.operation_id)
             .collect())
@@ -233,8 +194,7 @@ impl StackSetContext<'_> {
             let status = operation
                 .as_ref()
                 .and_then(|o| o.status())
-                .map_or("UNKNOWN", |s| s.as_str())
-                .to_string();
+                .map(OperationStatus::from);
             let failed = operation
                 .as_ref()
                 .and_then(|o| o.status_details())
@@ -243,12 +203,23 @@ impl StackSetContext<'_> {
             // Counting results is only for show: never while queued, and a failed listing
             // leaves the count out rather than stopping the wait.
             let done = match total {
-                Some(total) if status == "RUNNING" && total <= PROGRESS_RESULTS_LIMIT => self
-                    .results(operation_id)
-                    .await
-                    .ok()
-                    .map(|r| r.iter().filter(|r| is_finished(&r.status)).count()),
+                Some(total)
+                    if status == Some(OperationStatus::Running)
+                        && total <= PROGRESS_RESULTS_LIMIT =>
+                {
+                    self.results(operation_id)
+                        .await
+                        .ok()
+                        .map(|r| r.iter().filter(|r| is_finished(&r.status)).count())
+                }
                 _ => None,
+            };
+            let Some(status) = status else {
+                return Err(ExecError::Call {
+                    operation: "DescribeStackSetOperation",
+                    message: format!("operation {operation_id} has no status"),
+                    source: None,
+                });
             };
             self.emit(Event::OperationProgress {
                 stack_set: self.stack_set.to_string(),
@@ -259,29 +230,20 @@ impl StackSetContext<'_> {
                 total,
                 elapsed: started.elapsed(),
             });
-            match status.as_str() {
-                "RUNNING" | "QUEUED" | "STOPPING" => {}
-                "UNKNOWN" => {
-                    return Err(ExecError::Call {
-                        operation: "DescribeStackSetOperation",
-                        message: format!("operation {operation_id} has no status"),
-                    });
-                }
-                _ => {
-                    let failures = if status == "SUCCEEDED" && failed == 0 {
-                        Vec::new()
-                    } else {
-                        self.failures(operation_id).await?
-                    };
-                    return Ok(OperationOutcome {
-                        status,
-                        status_reason: operation
-                            .as_ref()
-                            .and_then(|o| o.status_reason())
-                            .map(str::to_string),
-                        failures,
-                    });
-                }
+            if !status.is_active() {
+                let failures = if status == OperationStatus::Succeeded && failed == 0 {
+                    Vec::new()
+                } else {
+                    self.failures(operation_id).await?
+                };
+                return Ok(OperationOutcome {
+                    status,
+                    status_reason: operation
+                        .as_ref()
+                        .and_then(|o| o.status_reason())
+                        .map(str::to_string),
+                    failures,
+                });
             }
             if started.elapsed() + delay > self.poll.timeout {
                 return Err(ExecError::Timeout {

@@ -16,6 +16,7 @@ pub mod batch;
 pub mod coverage;
 pub mod diagnostic;
 pub mod digest;
+pub mod errors;
 pub mod fleet;
 pub mod inventory;
 pub mod observed;

@@ -6,6 +6,7 @@ use aws_sdk_organizations::Client;
 use aws_sdk_organizations::error::ProvideErrorMetadata;
 use futures::stream::{FuturesUnordered, StreamExt};
 
+use crate::errors::error_chain;
 use crate::inventory::{Account, AccountStatus, Inventory, OrganizationalUnit};
 
 /// How many OUs are listed at once. Organizations' list calls share a low per-account rate limit,
@@ -69,19 +70,6 @@ fn call_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
             message: format!("{code}: {message}"),
         },
     }
-}
-
-/// `err: its source: its source…`: the whole chain of messages, without the debug dump that
-/// `DisplayErrorContext` appends (users read these errors).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Reads the organization: its root, every OU (recursively) and every account with its status and

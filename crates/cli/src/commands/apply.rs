@@ -16,8 +16,8 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::progress::{InFlight, Progress, Style};
 use crate::render;
+use crate::session::{self, Session};
 use crate::settings::AwsSettings;
-use crate::state::{self, Session};
 
 /// Deleting more instances than this, or any stack set, needs `--allow-delete`.
 pub const DELETE_GUARD: usize = 5;
@@ -105,7 +105,7 @@ async fn fresh_plan(
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
-    let (fleet, session) = state::open(config, aws, printer).await?;
+    let (fleet, session) = session::open(config, aws, printer).await?;
     let (plan, _, observed) = plan_with(&session, &fleet, aws, printer).await?;
     let waited = wait_for_running(&session, &plan, observed.stack_sets.keys(), printer).await?;
     if !waited {
@@ -179,7 +179,7 @@ async fn saved_plan(
             requested: requested.clone(),
         });
     }
-    let session = state::connect(
+    let session = session::connect(
         aws,
         &plan.organization.home_region,
         aws.role(plan.organization.assume_role_arn.as_deref()),
@@ -214,7 +214,7 @@ async fn saved_plan(
         .filter(|s| s.desired.is_some())
         .map(|s| s.name.clone())
         .collect();
-    let (inventory, observed) = state::read(
+    let (inventory, observed) = session::read(
         &session,
         &plan.fleet,
         plan.organization.call_as,

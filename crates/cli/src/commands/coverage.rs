@@ -9,8 +9,8 @@ use crate::commands::plan::write_stdout;
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render;
+use crate::session;
 use crate::settings::AwsSettings;
-use crate::state;
 
 /// What coverage found, for the exit code.
 pub struct Outcome {
@@ -25,17 +25,8 @@ pub async fn run(
     args: &CoverageArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let (fleet, session) = state::open(config, aws, printer).await?;
-    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = state::read(
-        &session,
-        &fleet.name,
-        fleet.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
-    state::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let (fleet, session) = session::open(config, aws, printer).await?;
+    let (inventory, observed) = session::read_fleet(&session, &fleet, printer).await?;
     let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
         .map_err(CliError::Plan)?;
     let text = match args.output {

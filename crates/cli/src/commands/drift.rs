@@ -17,8 +17,8 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::progress::{Progress, Style};
 use crate::render;
+use crate::session;
 use crate::settings::AwsSettings;
-use crate::state;
 
 /// Stack sets whose drift is detected at once (each is its own StackSets operation).
 const CONCURRENCY: usize = 4;
@@ -30,7 +30,7 @@ pub async fn run(
     args: &DriftArgs,
     printer: Printer,
 ) -> Result<bool, CliError> {
-    let (fleet, session) = state::open(config, aws, printer).await?;
+    let (fleet, session) = session::open(config, aws, printer).await?;
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
     let observed = stackfleet_executor::observe(
         &session.cfn,

@@ -15,8 +15,8 @@ use crate::cli::InitArgs;
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render::init::{Starter, TopLevelOu, fleet_toml};
+use crate::session;
 use crate::settings::AwsSettings;
-use crate::state;
 
 /// The standalone monitor, shipped inside the binary so that a fresh install can start from it.
 const MONITOR_TEMPLATE: &str = include_str!("../../../../templates/s3-policy-monitor.yaml");
@@ -35,7 +35,7 @@ pub async fn run(
     if config.exists() && !args.force {
         return Err(CliError::Exists(config.display().to_string()));
     }
-    let (sdk, caller) = state::login(
+    let (sdk, caller) = session::login(
         aws,
         aws.region.as_deref(),
         aws.assume_role.as_deref(),

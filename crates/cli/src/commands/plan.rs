@@ -9,8 +9,8 @@ use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::CliError;
 use crate::printer::Printer;
 use crate::render;
+use crate::session;
 use crate::settings::AwsSettings;
-use crate::state;
 
 /// What `plan` found, for the exit code.
 pub struct Outcome {
@@ -25,7 +25,7 @@ pub async fn run(
     args: &PlanArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
-    let (fleet, session) = state::open(config, aws, printer).await?;
+    let (fleet, session) = session::open(config, aws, printer).await?;
     let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
     let mut stdout = std::io::stdout().lock();
     let text = match args.output {
@@ -51,21 +51,12 @@ pub async fn run(
 /// Reads the state through `session` and computes the plan, which records the role it was made
 /// as (so that `apply plan.json` assumes it too).
 pub async fn plan_with(
-    session: &state::Session,
+    session: &session::Session,
     fleet: &Fleet,
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Plan, Inventory, Observed), CliError> {
-    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = state::read(
-        session,
-        &fleet.name,
-        fleet.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
-    state::check_organization(&inventory, fleet.organization.management_account.as_ref())?;
+    let (inventory, observed) = session::read_fleet(session, fleet, printer).await?;
     let mut plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
     plan.organization.assume_role_arn = aws.fleet_role(fleet).map(str::to_string);
     Ok((plan, inventory, observed))

@@ -41,7 +41,7 @@ pub fn table(report: &ApplyReport) -> String {
                 op.instances.to_string(),
                 match &op.status_reason {
                     Some(reason) => format!("{}: {reason}", op.status),
-                    None => op.status.clone(),
+                    None => op.status.to_string(),
                 },
                 op.failures.len().to_string(),
             ]);

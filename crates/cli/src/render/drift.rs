@@ -197,6 +197,7 @@ pub fn markdown(reports: &[StackSetDrift]) -> String {
 #[cfg(test)]
 mod tests {
     use stackfleet_executor::drift::{InstanceDrift, PropertyDrift, ResourceDrift, StackSetDrift};
+    use stackfleet_executor::events::OperationStatus;
 
     use super::differences;
 
@@ -217,7 +218,7 @@ mod tests {
         let report = StackSetDrift {
             name: "monitor".to_string(),
             operation_id: Some("d-1".to_string()),
-            detection_status: Some("SUCCEEDED".to_string()),
+            detection_status: Some(OperationStatus::Succeeded),
             instances: vec![
                 instance("111111111111", "IN_SYNC", vec![]),
                 instance("222222222222", "DRIFTED", vec![]),

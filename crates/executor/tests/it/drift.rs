@@ -15,6 +15,7 @@ use aws_sdk_cloudformation::types::{
 use aws_smithy_mocks::mock;
 use aws_smithy_types::DateTime;
 use stackfleet_executor::drift::{detect, last_detection, report};
+use stackfleet_executor::events::OperationStatus;
 use stackfleet_executor::operation::StackSetContext;
 use tokio::sync::mpsc;
 
@@ -273,7 +274,7 @@ async fn the_last_finished_detection_is_reported_without_starting_one() {
     let last = last_detection(&ctx).await.unwrap();
     assert_eq!(
         last,
-        Some(("newer-drift".to_string(), "FAILED".to_string()))
+        Some(("newer-drift".to_string(), OperationStatus::Failed))
     );
     assert_eq!(detect_call.num_calls(), 0);
 }

@@ -3,7 +3,7 @@
 
 use aws_sdk_cloudformation::Client;
 use aws_smithy_mocks::mock;
-use stackfleet_executor::operation::InstanceFailure;
+use stackfleet_executor::events::InstanceFailure;
 use stackfleet_planner::fleet::PermissionModel;
 use stackfleet_planner::plan::StackSetAction;
 

@@ -1,9 +1,11 @@
-//! Throttling is retried by the SDK's standard retry strategy, which the CLI relies on.
+//! Throttling is retried by the retry configuration the CLI sets (`stackfleet_executor::retry`):
+//! the SDK's standard strategy with stackfleet's number of attempts.
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ErrorMetadata;
 use aws_sdk_cloudformation::operation::describe_stack_set_operation::DescribeStackSetOperationError;
 use aws_smithy_mocks::mock;
+use stackfleet_executor::retry::DEFAULT_MAX_ATTEMPTS;
 use stackfleet_planner::fleet::PermissionModel;
 use stackfleet_planner::plan::StackSetAction;
 
@@ -43,7 +45,7 @@ async fn throttling_is_retried_by_the_standard_retry_strategy() {
         })
         .output(|| operation("op-1", "SUCCEEDED"))
         .build();
-    let client = retrying_client(&[&create, &describe], 3);
+    let client = retrying_client(&[&create, &describe]);
 
     let (report, events) = run(&client, &monitor_plan()).await;
 
@@ -67,11 +69,11 @@ async fn throttling_beyond_the_attempts_is_reported_not_retried_forever() {
         .http_status(400, Some(throttled()))
         .repeatedly()
         .build();
-    let client = retrying_client(&[&create], 3);
+    let client = retrying_client(&[&create]);
 
     let (report, events) = run(&client, &monitor_plan()).await;
 
-    assert_eq!(create.num_calls(), 3);
+    assert_eq!(create.num_calls(), DEFAULT_MAX_ATTEMPTS as usize);
     assert!(events.is_empty());
     let op = &report.stack_sets[0].operations[0];
     assert_eq!(op.status, "NOT_STARTED");
@@ -104,7 +106,7 @@ async fn a_throttled_page_is_retried_within_pagination() {
         .http_status(400, Some(throttled()))
         .output(|| results(vec![result(A1, EUW1, "FAILED", "Internal failure.")], None))
         .build();
-    let client = retrying_client(&[&create, &describe, &page_1, &page_2], 3);
+    let client = retrying_client(&[&create, &describe, &page_1, &page_2]);
     let plan = plan(vec![stack_set(
         "monitor",
         StackSetAction::None,
@@ -124,7 +126,7 @@ async fn a_throttled_page_is_retried_within_pagination() {
 
 /// A surprise of the SDK: its throttling codes include `LimitExceededException`, which for
 /// CloudFormation is a quota (1,000 stack sets per administrator account), not a rate. It is
-/// retried like throttling: with the CLI's 8 attempts and the default 1 s first back-off that
+/// retried like throttling: with the CLI's attempts and the default 1 s first back-off that
 /// is tens of seconds before the quota error is shown.
 #[tokio::test]
 async fn a_quota_error_is_retried_like_throttling() {
@@ -139,7 +141,7 @@ async fn a_quota_error_is_retried_like_throttling() {
         )
         .repeatedly()
         .build();
-    let client = retrying_client(&[&create_set], 8);
+    let client = retrying_client(&[&create_set]);
     let plan = plan(vec![stack_set(
         "monitor",
         StackSetAction::Create,
@@ -149,7 +151,7 @@ async fn a_quota_error_is_retried_like_throttling() {
 
     let (report, _) = run(&client, &plan).await;
 
-    assert_eq!(create_set.num_calls(), 8);
+    assert_eq!(create_set.num_calls(), DEFAULT_MAX_ATTEMPTS as usize);
     assert_eq!(
         report.stack_sets[0].error.as_deref(),
         Some(

@@ -15,6 +15,7 @@ use aws_sdk_cloudformation::types::{
     StackSetOperationResultSummary, StackSetOperationStatus, StackSetOperationStatusDetails,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock_client};
+use stackfleet_executor::retry::retry_config;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, apply};
 use stackfleet_planner::Plan;
 use stackfleet_planner::fleet::{CallAs, PermissionModel, Rollout};
@@ -46,19 +47,14 @@ pub fn client(rules: &[&Rule]) -> Client {
         .retry_config(RetryConfig::disabled()))
 }
 
-/// A client with the SDK's standard retry strategy, as the CLI builds it, but a short first
-/// back-off so that the suite stays fast (the classifier, not the delay, is under test).
-pub fn retrying_client(rules: &[&Rule], max_attempts: u32) -> Client {
-    mock_client!(
-        aws_sdk_cloudformation,
-        RuleMode::MatchAny,
-        rules,
-        move |c| c.retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(max_attempts)
-                .with_initial_backoff(Duration::from_millis(1))
-        )
-    )
+/// A client with the retry configuration the CLI sets ([`retry_config`]), but a short first
+/// back-off so that the suite stays fast (the classifier and the attempts, not the delay, are
+/// under test).
+pub fn retrying_client(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, |c| c
+        .retry_config(
+            retry_config().with_initial_backoff(Duration::from_millis(1))
+        ))
 }
 
 /// An error response as CloudFormation (awsQuery protocol) sends it on the wire.

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+
 use stackfleet_executor::ExecError;
 use stackfleet_planner::Diagnostic;
 use stackfleet_planner::fleet::FleetError;
@@ -47,22 +49,40 @@ fn next_step(error: &CliError) -> Option<&'static str> {
     }
 }
 
-/// `error: file:line:column: message` (one line, for grep and CI logs), then the line with a
-/// caret under the column.
+/// `error: file:line:column: message` (one line, for grep, editors and CI logs), then the line
+/// with a caret under the column, drawn by annotate-snippets as cargo draws manifest errors. The
+/// location stays in the title rather than in a `-->` line below it, so that the first line
+/// alone says everything.
 fn snippet(d: &Diagnostic) -> String {
-    let mut out = format!("error: {d}\n");
+    let title = d.to_string();
     let line = std::fs::read(&d.location.file)
         .ok()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .and_then(|text| text.lines().nth(d.location.line - 1).map(str::to_string));
-    if let Some(line) = line {
-        let (shown, column) = window(&line, d.location.column);
-        let number = d.location.line.to_string();
-        let pad = " ".repeat(number.len());
-        let caret = " ".repeat(column.saturating_sub(1));
-        let _ = write!(out, "{pad} |\n{number} | {shown}\n{pad} | {caret}^\n");
-    }
+    let Some(line) = line else {
+        return format!("error: {title}\n");
+    };
+    let (shown, column) = window(&line, d.location.column);
+    let start = byte_offset(&shown, column);
+    let end = shown[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8());
+    let report = &[Level::ERROR.primary_title(title.as_str()).element(
+        Snippet::source(shown.as_str())
+            .line_start(d.location.line)
+            .annotation(AnnotationKind::Primary.span(start..end)),
+    )];
+    let mut out = Renderer::plain().render(report);
+    out.push('\n');
     out
+}
+
+/// The byte offset of 1-based character `column` in `line` (its end when past it).
+fn byte_offset(line: &str, column: usize) -> usize {
+    line.char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i)
 }
 
 /// Characters of a source line shown around the column, so that a huge one-line file still
@@ -95,7 +115,30 @@ fn window(line: &str, column: usize) -> (String, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{WINDOW, window};
+    use stackfleet_planner::{Diagnostic, Location};
+
+    use super::{WINDOW, snippet, window};
+
+    #[test]
+    fn a_snippet_shows_the_location_the_line_and_a_caret_under_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fleet.toml");
+        let lines: String = (1..=9).map(|i| format!("# {i}\n")).collect();
+        std::fs::write(&file, format!("{lines}accounts = [\"é\", \"12345\"]\n")).unwrap();
+        let location = Location {
+            file: file.clone(),
+            line: 10,
+            column: 19,
+        };
+        let drawn = snippet(&Diagnostic::new(location, "malformed account id"));
+        assert_eq!(
+            drawn,
+            format!(
+                "error: {}:10:19: malformed account id\n   |\n10 | accounts = [\"é\", \"12345\"]\n   |                   ^\n",
+                file.display()
+            )
+        );
+    }
 
     #[test]
     fn short_lines_are_shown_whole() {

@@ -1,4 +1,5 @@
-//! Connecting to AWS and reading everything a plan is computed from. Read-only.
+//! The AWS session of a command (credentials, assumed role, caller, clients) and the read step:
+//! everything a plan is computed from. Read-only.
 
 use std::path::Path;
 
@@ -140,5 +141,25 @@ pub async fn read(
         inventory.organizational_units.len().saturating_sub(1),
         observed.stack_sets.len()
     ));
+    Ok((inventory, observed))
+}
+
+/// Reads what a plan of `fleet` is computed from: the organization, which must be the one
+/// fleet.toml names, and the fleet's stack sets.
+pub async fn read_fleet(
+    session: &Session,
+    fleet: &Fleet,
+    printer: Printer,
+) -> Result<(Inventory, Observed), CliError> {
+    let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
+    let (inventory, observed) = read(
+        session,
+        &fleet.name,
+        fleet.organization.call_as,
+        &names,
+        printer,
+    )
+    .await?;
+    check_organization(&inventory, fleet.organization.management_account.as_ref())?;
     Ok((inventory, observed))
 }
