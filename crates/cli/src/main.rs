@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod error;
 mod logging;
+mod out_file;
 mod printer;
 mod progress;
 mod render;
