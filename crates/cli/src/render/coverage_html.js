@@ -394,7 +394,12 @@
     shown.dataset.visible = String(visible);
   }
 
-  renderSet();
+  if (data.sets.length) {
+    renderSet();
+  } else {
+    app.textContent = "";
+    app.appendChild(el("p", null, "The fleet has no stack set: nothing to show."));
+  }
   // For tests and the curious: when the script started (ms after navigation), how long building
   // the page took, and when the first frame with it was painted (layout included).
   var root = document.documentElement.dataset;
