@@ -106,6 +106,7 @@ fn partial_coverage_in_json_csv_table_and_markdown() {
     let coverage = assert_json_report(&moto, &org, &ws);
     assert_csv_matches(&moto, &ws, &coverage);
     assert_table_and_markdown(&moto, &ws);
+    crate::coverage_html::assert_html_report(&moto, &ws, &coverage);
 }
 
 /// The JSON report: every interesting cell with its status, reason and flag, the totals, the

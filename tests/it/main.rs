@@ -8,6 +8,7 @@
 mod apply;
 mod cli;
 mod coverage;
+mod coverage_html;
 mod drift;
 mod harness;
 mod plan;

@@ -96,7 +96,8 @@ pub enum Command {
     #[command(after_help = "Examples:
   stackfleet coverage
   stackfleet coverage --output markdown --min-coverage 95
-  stackfleet coverage --output csv > coverage.csv")]
+  stackfleet coverage --output csv > coverage.csv
+  stackfleet coverage --output html --out coverage.html   (the page in the file, the table on stdout)")]
     Coverage(CoverageArgs),
     /// Detect whether anyone changed the deployed stacks outside StackSets, and show what changed.
     #[command(after_help = "Examples:
@@ -180,6 +181,10 @@ pub struct CoverageArgs {
     /// Show every account, not only those that are not fully covered.
     #[arg(long)]
     pub detail: bool,
+    /// Write the report in the --output format to FILE, and print the table on stdout (CI: a file
+    /// to keep and a table in the log). Checked before any AWS call.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// Output formats of coverage.
@@ -193,6 +198,8 @@ pub enum CoverageFormat {
     Markdown,
     /// One line per cell.
     Csv,
+    /// One self-contained HTML page (heat map, account grid, filters), best with --out.
+    Html,
 }
 
 fn parse_percent(text: &str) -> Result<f64, String> {
@@ -238,7 +245,8 @@ pub struct PlanArgs {
     /// How to print the plan.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Also save the full plan (for `apply plan.json`) to this file.
+    /// Also save the full plan as JSON (for `apply plan.json`) to this file, whatever --output
+    /// prints on stdout. Checked before any AWS call.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Exit 2 when the plan has changes, 0 when it has none (1 on error).

@@ -6,6 +6,7 @@ mod commands;
 mod diagnostics;
 mod error;
 mod logging;
+mod out_file;
 mod printer;
 mod progress;
 mod render;

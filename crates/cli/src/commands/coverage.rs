@@ -7,6 +7,7 @@ use stackfleet_planner::coverage::coverage;
 use crate::cli::{CoverageArgs, CoverageFormat};
 use crate::commands::plan::write_stdout;
 use crate::error::CliError;
+use crate::out_file::OutFile;
 use crate::printer::Printer;
 use crate::render;
 use crate::session;
@@ -25,6 +26,7 @@ pub async fn run(
     args: &CoverageArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
+    let out = args.out.as_deref().map(OutFile::open).transpose()?;
     let (fleet, session) = session::open(config, aws, printer).await?;
     let (inventory, observed) = session::read_fleet(&session, &fleet, printer).await?;
     let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
@@ -34,6 +36,21 @@ pub async fn run(
         CoverageFormat::Json => render::coverage::json(&report, args.min_coverage),
         CoverageFormat::Markdown => render::coverage::markdown(&report),
         CoverageFormat::Csv => render::coverage::csv(&report),
+        CoverageFormat::Html => render::coverage_html::html(
+            &report,
+            &humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            args.min_coverage,
+        ),
+    };
+    let text = match out {
+        // The report goes to the file, and the table to stdout for the log.
+        Some(file) => {
+            let path = file.path().display().to_string();
+            file.write(&text)?;
+            printer.status(format!("wrote the coverage report to {path}"));
+            render::coverage::table(&report, args.detail)
+        }
+        None => text,
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
     let below_minimum = report.summary.percent < args.min_coverage;

@@ -7,6 +7,7 @@ use stackfleet_planner::{Inventory, Observed, Plan, plan};
 
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::error::CliError;
+use crate::out_file::OutFile;
 use crate::printer::Printer;
 use crate::render;
 use crate::session;
@@ -25,6 +26,7 @@ pub async fn run(
     args: &PlanArgs,
     printer: Printer,
 ) -> Result<Outcome, CliError> {
+    let out = args.out.as_deref().map(OutFile::open).transpose()?;
     let (fleet, session) = session::open(config, aws, printer).await?;
     let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
     let mut stdout = std::io::stdout().lock();
@@ -34,14 +36,10 @@ pub async fn run(
         OutputFormat::Markdown => render::plan::markdown(&plan),
     };
     write_stdout(&mut stdout, &text)?;
-    if let Some(out) = &args.out {
-        std::fs::write(out, render::plan::json(&plan.masked())).map_err(|source| {
-            CliError::Write {
-                path: out.display().to_string(),
-                source,
-            }
-        })?;
-        printer.status(format!("saved the plan to {}", out.display()));
+    if let Some(out) = out {
+        let path = out.path().display().to_string();
+        out.write(&render::plan::json(&plan.masked()))?;
+        printer.status(format!("saved the plan to {path}"));
     }
     Ok(Outcome {
         has_changes: plan.summary.has_changes(),

@@ -11,8 +11,8 @@ use super::{md_cell, new_table};
 /// of accounts still gets a summary that fits one screen.
 const ROWS_SHOWN: usize = 25;
 
-/// One character per status in the region matrix.
-fn symbol(status: CoverageStatus) -> &'static str {
+/// One character per status in the region matrix (and on the HTML page).
+pub(super) fn symbol(status: CoverageStatus) -> &'static str {
     match status {
         CoverageStatus::Covered => "✓",
         CoverageStatus::Missing => "M",

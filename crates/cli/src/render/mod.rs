@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod coverage;
+pub mod coverage_html;
 pub mod drift;
 pub mod init;
 pub mod plan;
