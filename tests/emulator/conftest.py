@@ -1,0 +1,134 @@
+"""Fixtures: one emulator per test session (`python -m tests.emulator -p 0`), reset before each test.
+
+`emulator` gives an `Emulator` with the endpoint, `client(service, account=...)` for boto3 clients
+acting as any account (moto's AssumeRole credentials act as the role's account), and `config(...)`
+for the time settings of `/_emulator/config`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGEMENT = "123456789012"
+REGION = "us-east-1"
+# Fast enough for tests, slow enough that an operation is observably RUNNING right after its call:
+# an instance takes 30 emulated seconds = 30 ms.
+TEST_CONFIG = {"instance_seconds": 30.0, "time_scale": 0.001}
+
+
+class Emulator:
+    """A running emulator: its endpoint and helpers for boto3 clients."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._credentials: dict[str, dict[str, str]] = {}
+
+    def post(self, path: str, body: Any = None) -> Any:
+        data = json.dumps(body if body is not None else {}).encode()
+        request = urllib.request.Request(self.endpoint + path, data=data, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+        return json.loads(raw) if raw.strip().startswith(b"{") else raw
+
+    def config(self, **changes: float) -> dict[str, float]:
+        """Changes the time settings (POST /_emulator/config)."""
+        return self.post("/_emulator/config", changes)
+
+    def reset(self) -> None:
+        self.post("/moto-api/reset")
+        self._credentials.clear()
+        self.config(**TEST_CONFIG)
+
+    def client(
+        self, service: str, account: str = MANAGEMENT, region: str = REGION
+    ) -> Any:
+        """A boto3 client acting as `account` (AssumeRole for any account but the management one)."""
+        kwargs: dict[str, Any] = {
+            "endpoint_url": self.endpoint,
+            "region_name": region,
+            "config": BotoConfig(retries={"max_attempts": 1}),
+        }
+        if account == MANAGEMENT:
+            kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+        else:
+            if account not in self._credentials:
+                sts = self.client("sts")
+                creds = sts.assume_role(
+                    RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                    RoleSessionName="emulator-test",
+                )["Credentials"]
+                self._credentials[account] = {
+                    "aws_access_key_id": creds["AccessKeyId"],
+                    "aws_secret_access_key": creds["SecretAccessKey"],
+                    "aws_session_token": creds["SessionToken"],
+                }
+            kwargs.update(self._credentials[account])
+        return boto3.client(service, **kwargs)
+
+
+def _drain(stream: Any, sink: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        sink.append(line)
+
+
+@pytest.fixture(scope="session")
+def emulator_process() -> Iterator[Emulator]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.emulator", "-p", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stderr is not None
+    # moto stops answering once its stderr pipe is full: keep draining it.
+    threading.Thread(target=_drain, args=(process.stderr, lines), daemon=True).start()
+    deadline = time.monotonic() + 30
+    port = None
+    while port is None:
+        for line in list(lines):
+            match = re.search(r"Running on http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                port = match.group(1)
+        if port is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("emulator did not start:\n" + "".join(lines))
+            time.sleep(0.05)
+    try:
+        yield Emulator(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def emulator(emulator_process: Emulator) -> Emulator:
+    """The session's emulator, with moto's state wiped and the test time settings."""
+    emulator_process.reset()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return emulator_process
