@@ -6,16 +6,27 @@ Start it with `python -m tests.emulator [-H HOST] [-p PORT]` from the repository
 patch to the moto imported in this process.
 
 Each module that patches moto exposes `install()`; `install()` here calls them in order. The
-modules of the organization side (`org`, `regions`, `autodeploy`) are installed when present.
+modules of the organization side are installed when present.
 """
 
 from __future__ import annotations
 
 import importlib
 
-# Patch modules, in the order they are installed. A missing optional module is skipped.
-_MODULES = ("control", "stacksets", "org", "regions", "autodeploy")
-_OPTIONAL = {"stacksets", "org", "regions", "autodeploy"}
+# Modules, in the order they are installed; those with an `install()` patch moto. A missing
+# module of the organization side is skipped (the engine then uses `_fallbacks`).
+_MODULES = (
+    "control",
+    "stacksets",
+    "org",
+    "regions",
+    "targets",
+    "access",
+    "outcomes",
+    "drift",
+    "autodeploy",
+)
+_OPTIONAL = {"org", "regions", "targets", "access", "outcomes", "drift", "autodeploy"}
 
 _installed = False
 

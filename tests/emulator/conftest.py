@@ -54,6 +54,43 @@ class Emulator:
         self._credentials.clear()
         self.config(**TEST_CONFIG)
 
+    def grant_self_managed(self, *accounts: str) -> None:
+        """The roles of self-managed stack sets ("Grant self-managed permissions", CloudFormation
+        User Guide): AWSCloudFormationStackSetAdministrationRole in the management account and
+        AWSCloudFormationStackSetExecutionRole, trusting it, in each target account."""
+        admin_trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudformation.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        self._role(
+            MANAGEMENT, "AWSCloudFormationStackSetAdministrationRole", admin_trust
+        )
+        for account in accounts:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            self._role(account, "AWSCloudFormationStackSetExecutionRole", trust)
+
+    def _role(self, account: str, name: str, trust: dict[str, Any]) -> None:
+        iam = self.client("iam", account=account)
+        try:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+
     def client(
         self, service: str, account: str = MANAGEMENT, region: str = REGION
     ) -> Any:

@@ -74,6 +74,8 @@ CONFIG = Config.from_env()
 
 # Called under LOCK before every request (the engine registers its `advance`).
 BEFORE_REQUEST: list[Callable[[], None]] = []
+# Called under LOCK when moto's state is reset (POST /moto-api/reset).
+ON_RESET: list[Callable[[], None]] = []
 
 
 def _json_response(start_response: Any, status: str, body: Any) -> Iterable[bytes]:
@@ -121,6 +123,9 @@ def wrap_app(app_class: type) -> type:
             with LOCK:
                 if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
                     return handle_control(environ, start_response)
+                if environ.get("PATH_INFO", "") == "/moto-api/reset":
+                    for hook in ON_RESET:
+                        hook()
                 for hook in BEFORE_REQUEST:
                     hook()
                 return super().__call__(environ, start_response)
