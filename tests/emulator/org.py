@@ -188,9 +188,12 @@ def install() -> None:
     from moto.organizations import models
     from moto.organizations.responses import OrganizationsResponse
 
-    from tests.emulator import targets
+    from tests.emulator import drift, targets
 
     targets.install()
+    # drift.py teaches moto's CloudFormation the SNS resources it skips; the package's installer
+    # does not list drift, so the organization side installs it here.
+    drift.install()
 
     supported = models.FakeDelegatedAdministrator.SUPPORTED_SERVICES
     for principal in (STACKSETS_PRINCIPAL, ACCOUNT_PRINCIPAL):
