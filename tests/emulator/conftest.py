@@ -37,6 +37,9 @@ class Emulator:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._credentials: dict[str, dict[str, str]] = {}
+        self._sts: Any = None
+        # boto3 clients take tens of milliseconds to make: one per service, account and Region.
+        self._clients: dict[tuple[str, str, str], Any] = {}
 
     def post(self, path: str, body: Any = None) -> Any:
         data = json.dumps(body if body is not None else {}).encode()
@@ -52,6 +55,7 @@ class Emulator:
     def reset(self) -> None:
         self.post("/moto-api/reset")
         self._credentials.clear()
+        self._clients.clear()
         self.config(**TEST_CONFIG)
 
     def grant_self_managed(self, *accounts: str) -> None:
@@ -95,6 +99,12 @@ class Emulator:
         self, service: str, account: str = MANAGEMENT, region: str = REGION
     ) -> Any:
         """A boto3 client acting as `account` (AssumeRole for any account but the management one)."""
+        key = (service, account, region)
+        if key not in self._clients:
+            self._clients[key] = self._new_client(service, account, region)
+        return self._clients[key]
+
+    def _new_client(self, service: str, account: str, region: str) -> Any:
         kwargs: dict[str, Any] = {
             "endpoint_url": self.endpoint,
             "region_name": region,
@@ -104,7 +114,9 @@ class Emulator:
             kwargs.update(aws_access_key_id="testing", aws_secret_access_key="testing")
         else:
             if account not in self._credentials:
-                sts = self.client("sts")
+                if self._sts is None:
+                    self._sts = self.client("sts")
+                sts = self._sts
                 creds = sts.assume_role(
                     RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
                     RoleSessionName="emulator-test",
