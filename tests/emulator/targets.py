@@ -317,6 +317,11 @@ def _stack_set_region(stack_set: Any) -> str:
 # reset (see `install`).
 _TARGETED: dict[tuple[str, str, str], set[str]] = {}
 _RECORDED: dict[tuple[str, str, str], dict[str, set[str]]] = {}
+# The Regions of the CREATE operations that targeted OUs: auto-deployment deploys new accounts "in
+# the specified Regions" (AutoDeployment, API Reference), even when the OU was empty at creation.
+# `resolve` notes the Regions of a CREATE; `record` keeps them once the CREATE is accepted.
+_REGIONS: dict[tuple[str, str, str], list[str]] = {}
+_PENDING_REGIONS: dict[tuple[str, str, str], list[str]] = {}
 
 
 def _key(admin_account: str, region: str, stack_set_name: str) -> tuple[str, str, str]:
@@ -331,6 +336,8 @@ def record(
     key = _key(admin_account, region, stack_set_name)
     ous = list(ou_ids)
     _TARGETED.setdefault(key, set()).update(ous)
+    known = _REGIONS.setdefault(key, [])
+    known.extend(r for r in _PENDING_REGIONS.pop(key, []) if r not in known)
     tree = org_tree(admin_account)
     if tree is None:
         return
@@ -352,6 +359,13 @@ def forget_account(
 ) -> None:
     """Forgets an account whose instances were removed (auto-deployment)."""
     _RECORDED.get(_key(admin_account, region, stack_set_name), {}).pop(account, None)
+
+
+def deployment_regions(
+    admin_account: str, region: str, stack_set_name: str
+) -> list[str]:
+    """The Regions the stack set's OU targets were created in (for auto-deployment)."""
+    return list(_REGIONS.get(_key(admin_account, region, stack_set_name), []))
 
 
 def targeted_ous(admin_account: str, region: str, stack_set_name: str) -> list[str]:
@@ -384,6 +398,7 @@ def forget_stack_set(admin_account: str, region: str, stack_set_name: str) -> No
     key = _key(admin_account, region, stack_set_name)
     _TARGETED.pop(key, None)
     _RECORDED.pop(key, None)
+    _REGIONS.pop(key, None)
 
 
 def resolve(
@@ -412,6 +427,8 @@ def resolve(
             "before operating a SERVICE_MANAGED stack set"
         )
     key = _key(admin_account, _stack_set_region(stack_set), stack_set.name)
+    if action == "CREATE":
+        _PENDING_REGIONS[key] = _dedup(regions)
     chosen = service_managed_accounts(
         tree,
         deployment_targets,
@@ -426,6 +443,8 @@ def resolve(
 def _reset() -> None:
     _TARGETED.clear()
     _RECORDED.clear()
+    _REGIONS.clear()
+    _PENDING_REGIONS.clear()
 
 
 # Functions to run after moto's state is wiped (POST /moto-api/reset): the organization side keeps a
