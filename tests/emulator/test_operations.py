@@ -483,3 +483,85 @@ def test_time_scale_from_the_control_endpoint(emulator, cf, self_managed):
     op = wait(cf, "ss", op_id)
     assert time.monotonic() - started >= 0.05
     assert _span(op) == pytest.approx(0.06, abs=0.01)
+
+
+# --- The time model as a pure function (no server) ------------------------------------------
+
+
+def _plan(cells, prefs=None, failing=(), stop_at=None):
+    from tests.emulator.engine import FAILED, SUCCEEDED, Preferences, simulate
+
+    def outcome(account, region):
+        return (
+            (FAILED, "no role") if (account, region) in failing else (SUCCEEDED, None)
+        )
+
+    return simulate(cells, Preferences.parse(prefs), outcome, 0.0, 1.0, stop_at)
+
+
+def _runs(schedule):
+    return {(r.account, r.region): (r.start, r.end, r.status) for r in schedule.runs}
+
+
+def test_region_order_comes_first():
+    """RegionOrder: "The order of the Regions where you want to perform the stack operation";
+    the Regions it leaves out follow. Document: StackSetOperationPreferences (RegionOrder)."""
+    cells = [("a", "us-east-1"), ("a", "eu-west-1"), ("a", "ap-south-1")]
+    runs = _runs(_plan(cells, {"RegionOrder": ["ap-south-1", "eu-west-1"]}))
+    assert [r for _, r in sorted((v[0], k[1]) for k, v in runs.items())] == [
+        "ap-south-1",
+        "eu-west-1",
+        "us-east-1",
+    ]
+
+
+def test_percentages_round_down_but_not_to_zero():
+    """MaxConcurrentPercentage rounds down "except in cases where rounding down would result is
+    zero. In this case, CloudFormation sets the number as one instead"; FailureTolerancePercentage
+    rounds down. Document: StackSetOperationPreferences."""
+    from tests.emulator.engine import Preferences
+
+    prefs = Preferences.parse(
+        {"MaxConcurrentPercentage": 10, "FailureTolerancePercentage": 30}
+    )
+    assert (prefs.concurrency(5), prefs.concurrency(25)) == (1, 2)
+    assert (prefs.tolerance(3), prefs.tolerance(10)) == (0, 3)
+
+
+def test_strict_mode_lowers_concurrency_after_a_failure():
+    """STRICT_FAILURE_TOLERANCE starts at min(MaxConcurrentCount, FailureToleranceCount + 1) and
+    "the actual concurrency is then reduced proportionally by the number of failures"; SOFT keeps
+    MaxConcurrentCount. Document: StackSetOperationPreferences (ConcurrencyMode)."""
+    cells = [(a, "r") for a in "abcdef"]
+    prefs = {"MaxConcurrentCount": 3, "FailureToleranceCount": 2}
+    strict = _plan(cells, prefs, failing={("a", "r")})
+    soft = _plan(
+        cells, {**prefs, "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE"}, {("a", "r")}
+    )
+    assert strict.failed_at is None and soft.failed_at is None
+    # strict: 3 at once, then 2 at once after the failure: a,b,c | d,e | f
+    assert strict.end == 3.0
+    # soft: 3 at once throughout: a,b,c | d,e,f
+    assert soft.end == 2.0
+
+
+def test_parallel_regions_stop_starting_when_one_region_fails():
+    """With PARALLEL Regions, a Region that exceeds its tolerance fails the operation and
+    "CloudFormation cancels the operation in any remaining Regions": nothing new starts anywhere.
+    Document: StackSetOperation (Status FAILED)."""
+    cells = [(a, r) for r in ("r1", "r2") for a in "abc"]
+    schedule = _plan(
+        cells, {"RegionConcurrencyType": "PARALLEL"}, failing={("a", "r1")}
+    )
+    runs = _runs(schedule)
+    assert schedule.failed_region == "r1"
+    assert runs[("a", "r2")][2] == "SUCCEEDED"  # started at the same moment
+    assert {runs[(x, r)][2] for x in "bc" for r in ("r1", "r2")} == {"CANCELLED"}
+
+
+def test_stop_lets_running_instances_finish():
+    """StopStackSetOperation: instances already running finish, the rest is CANCELLED. Document:
+    StopStackSetOperation; StackInstanceComprehensiveStatus (CANCELLED)."""
+    runs = _runs(_plan([(a, "r") for a in "abc"], stop_at=1.5))
+    assert [runs[(a, "r")][2] for a in "abc"] == ["SUCCEEDED", "SUCCEEDED", "CANCELLED"]
+    assert runs[("b", "r")][1] == 2.0
