@@ -17,14 +17,23 @@ Spec (JSON; every key optional):
       "accounts": [
         {"name": "prod-app-1", "ou": "/Workloads/Prod"},   # "ou" omitted or "/" = under the root
         {"name": "dev-old", "ou": "/Workloads/Dev", "suspended": true,
-         "email": "dev-old@example.com"}                    # email defaults to <name>@example.com
+         "email": "dev-old@example.com"},                   # email defaults to <name>@example.com
+        {"name": "no-role", "execution_role": false,        # no StackSets execution role (default:
+         "enabled_regions": ["ap-east-1"]}                  #   one); opt-in Regions to enable
       ],
+      "administration_role": true,            # AWSCloudFormationStackSetAdministrationRole in the
+                                              #   management account (default true)
+      "execution_role_name": "AWSCloudFormationStackSetExecutionRole",   # the role each account
+                                              #   gets, trusting the management account (default)
+      "execution_roles": true,                # false: no account gets one (saves time when only
+                                              #   service-managed stack sets are used)
       "generate": [                           # bulk accounts; str.format fields {i} (OU, 1-based)
         {"ou": "/Workloads/Team{i:02d}",      #   and {j} (account within the OU, 1-based)
          "count": 10,                         # number of OUs (default 1; {i} optional if 1)
          "accounts_per_ou": 20,
          "name": "team{i:02d}-app{j:02d}",    # default: <last OU segment, lowercased>-{j:03d}
-         "suspended": [3]}                    # optional: j values whose accounts get suspended
+         "suspended": [3],                    # optional: j values whose accounts get suspended
+         "without_execution_role": [4]}       # optional: j values whose accounts get no role
       ],
       "stack_sets": [                         # pre-created SELF_MANAGED stack sets
         {"name": "s3-policy-monitor",
@@ -53,7 +62,8 @@ Output:
      "seed": 7 | null,
      "ous": {"/Workloads": "ou-...", ...},
      "accounts": {"<name>": {"id": "...", "email": "...", "ou_path": "/Workloads/Prod",
-                             "parent_id": "ou-...", "status": "ACTIVE" | "SUSPENDED"}},
+                             "parent_id": "ou-...", "status": "ACTIVE" | "SUSPENDED",
+                             "execution_role": true | false, "enabled_regions": [...]}},
      "stack_sets": {"<name>": {"id": "<name>:<uuid>", "region": "us-east-1",
                                "instances": [["<account id>", "<region>"], ...]}}}
 
@@ -61,6 +71,19 @@ Determinism: moto draws every id (and every request id) from one seeded generato
 only when the whole sequence of requests repeats. With a seed, accounts are created one by one and
 nothing else may talk to the same moto server while seeding runs. Without a seed, accounts are
 created by a small thread pool.
+
+StackSets roles: self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the
+management account and an execution role in every target account that trusts it ("Grant
+self-managed permissions", AWS CloudFormation User Guide,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html).
+The faithful emulator (tests/emulator) fails instances whose roles are missing, so every account
+gets the execution role unless its entry says "execution_role": false. Roles are created after all
+accounts and OUs, so the ids of a seeded run do not move.
+
+Opt-in Regions (af-south-1, ap-east-1, ...) are disabled in every account until enabled ("Enable or
+disable AWS Regions in your account", AWS Account Management Reference Guide); "enabled_regions"
+enables them through the Account API, which only the emulator provides (plain moto has none).
+Pre-created stack set operations are waited for: on the emulator they take time.
 """
 
 from __future__ import annotations
@@ -174,6 +197,8 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 "ou": norm_path(acc.get("ou", "/")),
                 "email": acc.get("email") or f"{acc['name']}@example.com",
                 "suspended": bool(acc.get("suspended", False)),
+                "execution_role": bool(acc.get("execution_role", True)),
+                "enabled_regions": _regions_list(acc.get("enabled_regions", []), acc["name"]),
             }
         )
     gens = spec.get("generate", [])
@@ -186,6 +211,7 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
         if count > 1 and "{i" not in gen["ou"]:
             raise SpecError(f"generate ou {gen['ou']!r} needs an {{i}} field when count > 1")
         suspended = {int(j) for j in gen.get("suspended", [])}
+        roleless = {int(j) for j in gen.get("without_execution_role", [])}
         for i in range(1, count + 1):
             ou = norm_path(gen["ou"].format(i=i))
             leaf = ou.rsplit("/", 1)[-1].lower() or "root"
@@ -198,6 +224,8 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
                         "ou": ou,
                         "email": f"{name}@example.com",
                         "suspended": j in suspended,
+                        "execution_role": j not in roleless,
+                        "enabled_regions": [],
                     }
                 )
     seen: set[str] = set()
@@ -206,6 +234,12 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
             raise SpecError(f"duplicate account name {acc['name']!r}")
         seen.add(acc["name"])
     return accounts
+
+
+def _regions_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise SpecError(f"account {name}: enabled_regions must be a list of Region names")
+    return list(value)
 
 
 def ou_paths(spec: dict[str, Any], accounts: list[dict[str, Any]]) -> list[str]:
@@ -324,6 +358,109 @@ def params(d: dict[str, Any]) -> list[dict[str, str]]:
     return [{"ParameterKey": str(k), "ParameterValue": str(v)} for k, v in d.items()]
 
 
+def wait_operation(cfn: Any, name: str, op: str) -> str:
+    """The final status of a stack set operation (the emulator runs operations over time)."""
+    deadline = time.monotonic() + 300
+    while True:
+        status = cfn.describe_stack_set_operation(StackSetName=name, OperationId=op)[
+            "StackSetOperation"
+        ]["Status"]
+        if status not in ("RUNNING", "QUEUED", "STOPPING"):
+            return status
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stack set {name}: operation {op} still {status} after 300 s")
+        time.sleep(0.05)
+
+
+ADMINISTRATION_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudformation.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def member_client(session: Any, sts: Any, endpoint: str, account_id: str, service: str) -> Any:
+    """A client acting as `account_id` (moto's AssumeRole credentials act as that account). One
+    shared session and STS client keep this cheap for thousands of accounts."""
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName="seed-org",
+    )["Credentials"]
+    return session.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def prepare_account(
+    session: Any, sts: Any, endpoint: str, acc: dict[str, Any], account_id: str, role_name: str
+) -> None:
+    """The StackSets execution role (trusting the management account) and the opt-in Regions."""
+    if acc["execution_role"]:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        member_client(session, sts, endpoint, account_id, "iam").create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust)
+        )
+    if acc["enabled_regions"]:
+        account_api = member_client(session, sts, endpoint, account_id, "account")
+        for region in acc["enabled_regions"]:
+            account_api.enable_region(RegionName=region)
+
+
+def prepare_roles(
+    session: Any,
+    endpoint: str,
+    spec: dict[str, Any],
+    accounts: list[dict[str, Any]],
+    ids: dict[str, str],
+    sequential: bool,
+) -> None:
+    """StackSets roles for self-managed stack sets, after every account exists (see the top)."""
+    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    if spec.get("administration_role", True):
+        session.client("iam", endpoint_url=endpoint, config=cfg).create_role(
+            RoleName="AWSCloudFormationStackSetAdministrationRole",
+            AssumeRolePolicyDocument=json.dumps(ADMINISTRATION_TRUST),
+        )
+    role_name = str(spec.get("execution_role_name") or "AWSCloudFormationStackSetExecutionRole")
+    sts = session.client("sts", endpoint_url=endpoint, config=cfg)
+    if not spec.get("execution_roles", True):
+        accounts = [{**acc, "execution_role": False} for acc in accounts]
+    if sequential:
+        for acc in accounts:
+            prepare_account(session, sts, endpoint, acc, ids[acc["name"]], role_name)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [
+                pool.submit(
+                    prepare_account, session, sts, endpoint, acc, ids[acc["name"]], role_name
+                )
+                for acc in accounts
+            ]
+            for fut in concurrent.futures.as_completed(futures):
+                fut.result()
+    n = sum(1 for a in accounts if a["execution_role"])
+    log(f"StackSets roles: administration role and {n} execution role(s)")
+
+
 def create_stack_sets(
     session: Any,
     endpoint: str,
@@ -375,12 +512,15 @@ def create_stack_sets(
             if inst.get("parameter_overrides"):
                 ikw["ParameterOverrides"] = params(inst["parameter_overrides"])
             op = cfn.create_stack_instances(**ikw)["OperationId"]
-            st = cfn.describe_stack_set_operation(StackSetName=name, OperationId=op)
-            status = st["StackSetOperation"]["Status"]
+            status = wait_operation(cfn, name, op)
             if status != "SUCCEEDED":
                 raise RuntimeError(f"stack set {name}: operation {op} is {status}")
             log(f"stack set {name}: {len(accts)} account(s) x {regions}")
-        summaries = cfn.list_stack_instances(StackSetName=name)["Summaries"]
+        summaries = [
+            row
+            for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=name)
+            for row in page["Summaries"]
+        ]
         out[name] = {
             "id": stack_set_id,
             "region": region,
@@ -424,6 +564,8 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
             for fut in concurrent.futures.as_completed(futs):
                 ids[futs[fut]["name"]] = fut.result()
     log(f"{len(accounts)} account(s) created in {time.monotonic() - t0:.1f} s")
+    sequential = seed_value is not None or len(accounts) < 8
+    prepare_roles(session, endpoint, spec, accounts, ids, sequential)
 
     accounts_out: dict[str, dict[str, Any]] = {}
     for acc in accounts:
@@ -433,6 +575,8 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
             "ou_path": acc["ou"],
             "parent_id": ou_ids[acc["ou"]],
             "status": "SUSPENDED" if acc["suspended"] else "ACTIVE",
+            "execution_role": acc["execution_role"] and bool(spec.get("execution_roles", True)),
+            "enabled_regions": acc["enabled_regions"],
         }
 
     stack_sets = create_stack_sets(

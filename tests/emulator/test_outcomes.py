@@ -13,8 +13,13 @@ The organization and IAM roles are made with boto3 against moto in this process.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -23,6 +28,7 @@ from moto import mock_aws
 from tests.emulator import org, outcomes, regions
 
 MANAGEMENT = "123456789012"
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ROLE_ARN = (
     f"arn:aws:iam::{MANAGEMENT}:role/AWSCloudFormationStackSetAdministrationRole"
 )
@@ -184,4 +190,109 @@ def test_region_not_enabled_fails(env: SimpleNamespace) -> None:
     )
     assert (
         outcomes.instance_outcome(MANAGEMENT, service, env.member, "eu-west-1") is None
+    )
+
+
+# ----------------------------------------------------------------------------- through the emulator
+
+
+def test_seeded_account_without_execution_role_fails_through_the_engine(
+    emulator: Any,
+) -> None:
+    """End to end with scripts/seed_org.py: the account seeded with "execution_role": false fails
+    with re:Post's status reason; an opt-in Region the account has not enabled fails; the seeded
+    account with the role and the Region enabled succeeds (StackInstanceComprehensiveStatus,
+    "Prepare to perform StackSet operations in AWS Regions that are disabled by default")."""
+    spec = {
+        "accounts": [
+            {"name": "good", "enabled_regions": ["ap-east-1"]},
+            {"name": "no-role", "execution_role": False},
+        ],
+        "stack_sets": [
+            {
+                "name": "seeded",
+                "template_body": {
+                    "Resources": {"T": {"Type": "AWS::SNS::Topic", "Properties": {}}}
+                },
+                "instances": [{"account": "good", "regions": ["us-east-1"]}],
+            }
+        ],
+    }
+    emulator.config(time_scale=0.00001)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "seed_org.py"),
+            "--endpoint",
+            emulator.endpoint,
+            "--spec",
+            "-",
+        ],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    good, bad = out["accounts"]["good"]["id"], out["accounts"]["no-role"]["id"]
+    assert out["accounts"]["no-role"]["execution_role"] is False
+    assert out["stack_sets"]["seeded"]["instances"] == [[good, "us-east-1"]]
+    cfn = emulator.client("cloudformation")
+    op = cfn.create_stack_instances(
+        StackSetName="seeded",
+        Accounts=[good, bad],
+        Regions=["ap-east-1"],
+        OperationPreferences={
+            "FailureTolerancePercentage": 100,
+            "MaxConcurrentPercentage": 100,
+        },
+    )["OperationId"]
+    deadline = time.monotonic() + 15
+    while cfn.describe_stack_set_operation(StackSetName="seeded", OperationId=op)[
+        "StackSetOperation"
+    ]["Status"] in ("RUNNING", "QUEUED"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rows = cfn.list_stack_set_operation_results(StackSetName="seeded", OperationId=op)[
+        "Summaries"
+    ]
+    by_account = {r["Account"]: r for r in rows}
+    assert by_account[bad]["Status"] == "FAILED"
+    # The management account has not enabled ap-east-1 either: both fail, the Region first.
+    assert "ap-east-1" in by_account[good]["StatusReason"]
+    emulator.client("account").enable_region(RegionName="ap-east-1")
+    deadline = time.monotonic() + 10
+    while (
+        emulator.client("account").get_region_opt_status(RegionName="ap-east-1")[
+            "RegionOptStatus"
+        ]
+        != "ENABLED"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    op = cfn.create_stack_instances(
+        StackSetName="seeded",
+        Accounts=[good, bad],
+        Regions=["eu-west-1"],
+        OperationPreferences={
+            "FailureTolerancePercentage": 100,
+            "MaxConcurrentPercentage": 100,
+        },
+    )["OperationId"]
+    deadline = time.monotonic() + 15
+    while cfn.describe_stack_set_operation(StackSetName="seeded", OperationId=op)[
+        "StackSetOperation"
+    ]["Status"] in ("RUNNING", "QUEUED"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    rows = cfn.list_stack_set_operation_results(StackSetName="seeded", OperationId=op)[
+        "Summaries"
+    ]
+    by_account = {r["Account"]: r for r in rows}
+    assert by_account[good]["Status"] == "SUCCEEDED"
+    assert by_account[bad]["Status"] == "FAILED"
+    assert by_account[bad]["StatusReason"] == (
+        f"Account {bad} should have 'AWSCloudFormationStackSetExecutionRole' role with trust "
+        "relationship to Role 'AWSCloudFormationStackSetAdministrationRole'."
     )
