@@ -222,3 +222,45 @@ def test_org_readers_in_process(in_process: SimpleNamespace) -> None:
     assert org.account_status(ns.admin) == "ACTIVE"
     assert not org.is_delegated_admin(ns.admin)
     assert org.management_account("999999999999") is None
+
+
+def test_call_as_through_the_api(emulator: Any) -> None:
+    """CallAs (CreateStackSet, ListStackSets, API Reference): a registered delegated administrator
+    creates a service-managed stack set in the management account and, as DELEGATED_ADMIN, sees
+    only service-managed stack sets (cloudformation-coverage-roadmap #987); an unregistered member
+    gets "Account used is not a delegated administrator"; SELF from a member on a
+    SERVICE_MANAGED stack set gets "You must be the management account or delegated admin ..."."""
+    client, _, admin, other = member_org(emulator)
+    client.enable_aws_service_access(ServicePrincipal=STACKSETS)
+    client.register_delegated_administrator(AccountId=admin, ServicePrincipal=STACKSETS)
+    template = (
+        '{"Resources": {"M": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}'
+    )
+    management = emulator.client("cloudformation")
+    management.create_stack_set(StackSetName="own", TemplateBody=template)
+    delegated = emulator.client("cloudformation", account=admin)
+    delegated.create_stack_set(
+        StackSetName="org-wide",
+        TemplateBody=template,
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": False},
+        CallAs="DELEGATED_ADMIN",
+    )
+    seen = {s["StackSetName"] for s in management.list_stack_sets()["Summaries"]}
+    assert seen == {"own", "org-wide"}  # created in the management account
+    as_admin = delegated.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"]
+    assert [s["StackSetName"] for s in as_admin] == ["org-wide"]
+    assert delegated.list_stack_sets()["Summaries"] == []  # SELF: its own, none
+    outsider = emulator.client("cloudformation", account=other)
+    with pytest.raises(ClientError) as err:
+        outsider.list_stack_sets(CallAs="DELEGATED_ADMIN")
+    assert err.value.response["Error"]["Message"] == access.NOT_DELEGATED
+    with pytest.raises(ClientError) as err:
+        outsider.create_stack_set(
+            StackSetName="nope",
+            TemplateBody=template,
+            PermissionModel="SERVICE_MANAGED",
+            AutoDeployment={"Enabled": False},
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    assert err.value.response["Error"]["Message"] == access.NOT_MANAGEMENT_OR_DELEGATED

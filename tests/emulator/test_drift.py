@@ -12,6 +12,7 @@ process's moto, changed through the ordinary APIs as that account, and `drift.de
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -219,3 +220,105 @@ def test_pure_differences() -> None:
         },
     ]
     assert drift.compare("AWS::Foo::Bar", {"X": 1}, {"X": 2}) == []
+
+
+# ----------------------------------------------------------------------------- through the emulator
+
+
+def test_detect_stack_set_drift_after_put_rule_as_the_member(emulator: Any) -> None:
+    """Performing drift detection on StackSets (User Guide): after the member account changes the
+    deployed rule with PutRule, DetectStackSetDrift marks that instance DRIFTED and
+    ListStackInstanceResourceDrifts shows the rule MODIFIED with its PropertyDifferences; the
+    untouched instance stays IN_SYNC."""
+    org = emulator.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    accounts = [
+        org.create_account(AccountName=n, Email=f"{n}@example.com")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for n in ("changed", "untouched")
+    ]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}],
+    }
+    admin = {
+        **trust,
+        "Statement": [
+            {
+                **trust["Statement"][0],
+                "Principal": {"Service": "cloudformation.amazonaws.com"},
+            }
+        ],
+    }
+    emulator.client("iam").create_role(
+        RoleName="AWSCloudFormationStackSetAdministrationRole",
+        AssumeRolePolicyDocument=json.dumps(admin),
+    )
+    for acct in accounts:
+        doc = {
+            **trust,
+            "Statement": [
+                {
+                    **trust["Statement"][0],
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                }
+            ],
+        }
+        emulator.client("iam", account=acct).create_role(
+            RoleName="AWSCloudFormationStackSetExecutionRole",
+            AssumeRolePolicyDocument=json.dumps(doc),
+        )
+    emulator.config(time_scale=0.00001)
+    cfn = emulator.client("cloudformation")
+    cfn.create_stack_set(
+        StackSetName="monitor",
+        TemplateBody=STANDALONE,
+        Parameters=[
+            {"ParameterKey": "NotificationEmail", "ParameterValue": "sec@example.com"}
+        ],
+    )
+
+    def run(op_id: str) -> None:
+        deadline = time.monotonic() + 20
+        while cfn.describe_stack_set_operation(
+            StackSetName="monitor", OperationId=op_id
+        )["StackSetOperation"]["Status"] in ("RUNNING", "QUEUED"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    run(
+        cfn.create_stack_instances(
+            StackSetName="monitor", Accounts=accounts, Regions=[REGION]
+        )["OperationId"]
+    )
+    events = emulator.client("events", account=accounts[0], region=REGION)
+    events.put_rule(
+        Name="s3-policy-monitor",
+        EventPattern=json.dumps({"source": ["aws.ec2"]}),
+        State="ENABLED",
+    )
+    op_id = cfn.detect_stack_set_drift(StackSetName="monitor")["OperationId"]
+    run(op_id)
+    rows = {
+        r["Account"]: r
+        for r in cfn.list_stack_instances(StackSetName="monitor")["Summaries"]
+    }
+    assert rows[accounts[0]]["DriftStatus"] == "DRIFTED"
+    assert rows[accounts[1]]["DriftStatus"] == "IN_SYNC"
+    drifts = cfn.list_stack_instance_resource_drifts(
+        StackSetName="monitor",
+        StackInstanceAccount=accounts[0],
+        StackInstanceRegion=REGION,
+        OperationId=op_id,
+    )["Summaries"]
+    rule = next(d for d in drifts if d["LogicalResourceId"] == "PolicyChangeRule")
+    assert rule["StackResourceDriftStatus"] == "MODIFIED"
+    paths = {d["PropertyPath"] for d in rule["PropertyDifferences"]}
+    assert "/EventPattern/source/0" in paths and "/EventPattern/detail" in paths
+    detail = cfn.describe_stack_set(StackSetName="monitor")["StackSet"][
+        "StackSetDriftDetectionDetails"
+    ]
+    assert (
+        detail["DriftStatus"] == "DRIFTED" and detail["DriftedStackInstancesCount"] == 1
+    )

@@ -15,12 +15,15 @@ it through its adapter, exactly as it does inside the emulator.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.emulator import targets
@@ -415,3 +418,116 @@ def test_pure_tree_without_moto() -> None:
         tree, {"OrganizationalUnitIds": ["r-abcd"]}, "CREATE"
     )
     assert got == ["111111111111"]
+
+
+# ----------------------------------------------------------------------------- through the emulator
+
+STACKSETS = "member.org.stacksets.cloudformation.amazonaws.com"
+TEMPLATE = '{"Resources": {"M": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}'
+
+
+def _wait(cfn: Any, name: str, op: str) -> dict:
+    deadline = time.monotonic() + 20
+    while True:
+        got = cfn.describe_stack_set_operation(StackSetName=name, OperationId=op)[
+            "StackSetOperation"
+        ]
+        if got["Status"] not in ("RUNNING", "QUEUED", "STOPPING"):
+            return got
+        assert time.monotonic() < deadline, got
+        time.sleep(0.02)
+
+
+def _listed(cfn: Any, name: str) -> dict[str, str | None]:
+    rows = [
+        r
+        for page in cfn.get_paginator("list_stack_instances").paginate(
+            StackSetName=name
+        )
+        for r in page["Summaries"]
+    ]
+    return {r["Account"]: r.get("OrganizationalUnitId") for r in rows}
+
+
+def test_service_managed_targets_through_the_api(emulator: Any) -> None:
+    """DeploymentTargets through CreateStackInstances / UpdateStackInstances /
+    DeleteStackInstances (API Reference): nested OUs and INTERSECTION on create, the management
+    account left out, "Organizational unit ... not found in StackSet" on update and delete
+    (terraform-provider-aws #27877/#33785, Reachability Analyzer troubleshooting)."""
+    org = emulator.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    org.enable_aws_service_access(ServicePrincipal=STACKSETS)
+    root = org.list_roots()["Roots"][0]["Id"]
+    wl = org.create_organizational_unit(ParentId=root, Name="Workloads")[
+        "OrganizationalUnit"
+    ]["Id"]
+    prod = org.create_organizational_unit(ParentId=wl, Name="Prod")[
+        "OrganizationalUnit"
+    ]["Id"]
+    sec = org.create_organizational_unit(ParentId=root, Name="Sec")[
+        "OrganizationalUnit"
+    ]["Id"]
+    ids = {}
+    for name, parent in (("p1", prod), ("p2", prod), ("w1", wl), ("s1", sec)):
+        acct = org.create_account(AccountName=name, Email=f"{name}@example.com")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        org.move_account(
+            AccountId=acct, SourceParentId=root, DestinationParentId=parent
+        )
+        ids[name] = acct
+    cfn = emulator.client("cloudformation")
+    cfn.create_stack_set(
+        StackSetName="sm",
+        TemplateBody=TEMPLATE,
+        PermissionModel="SERVICE_MANAGED",
+        AutoDeployment={"Enabled": False},
+    )
+    op = cfn.create_stack_instances(
+        StackSetName="sm",
+        DeploymentTargets={
+            "OrganizationalUnitIds": [wl],
+            "Accounts": [ids["p1"], ids["w1"], ids["s1"]],
+            "AccountFilterType": "INTERSECTION",
+        },
+        Regions=["us-east-1"],
+    )["OperationId"]
+    assert _wait(cfn, "sm", op)["Status"] == "SUCCEEDED"
+    assert _listed(cfn, "sm") == {ids["p1"]: wl, ids["w1"]: wl}
+    with pytest.raises(ClientError) as err:
+        cfn.create_stack_instances(
+            StackSetName="sm",
+            DeploymentTargets={
+                "OrganizationalUnitIds": [wl],
+                "Accounts": [ids["s1"]],
+                "AccountFilterType": "UNION",
+            },
+            Regions=["us-east-1"],
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    for call in (cfn.update_stack_instances, cfn.delete_stack_instances):
+        kwargs = {"RetainStacks": False} if call == cfn.delete_stack_instances else {}
+        with pytest.raises(ClientError) as err:
+            call(
+                StackSetName="sm",
+                DeploymentTargets={"OrganizationalUnitIds": [sec]},
+                Regions=["us-east-1"],
+                **kwargs,
+            )
+        assert err.value.response["Error"]["Code"] == "ValidationError"
+        assert err.value.response["Error"]["Message"] == (
+            f"Organizational unit {sec} not found in StackSet"
+        )
+    op = cfn.delete_stack_instances(
+        StackSetName="sm",
+        DeploymentTargets={
+            "OrganizationalUnitIds": [wl],
+            "Accounts": [ids["w1"]],
+            "AccountFilterType": "INTERSECTION",
+        },
+        Regions=["us-east-1"],
+        RetainStacks=False,
+    )["OperationId"]
+    assert _wait(cfn, "sm", op)["Status"] == "SUCCEEDED"
+    assert _listed(cfn, "sm") == {ids["p1"]: wl}
+    assert MANAGEMENT not in _listed(cfn, "sm")
