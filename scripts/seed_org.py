@@ -27,6 +27,11 @@ Spec (JSON; every key optional):
                                               #   gets, trusting the management account (default)
       "execution_roles": true,                # false: no account gets one (saves time when only
                                               #   service-managed stack sets are used)
+      "trusted_access": ["member.org.stacksets.cloudformation.amazonaws.com"],   # or true for
+                                              #   that one: EnableAWSServiceAccess (default none)
+      "delegated_administrators": [           # RegisterDelegatedAdministrator (default none)
+        {"account": "prod-app-1",             # account name or 12-digit id
+         "service_principal": "member.org.stacksets.cloudformation.amazonaws.com"}],  # default
       "generate": [                           # bulk accounts; str.format fields {i} (OU, 1-based)
         {"ou": "/Workloads/Team{i:02d}",      #   and {j} (account within the OU, 1-based)
          "count": 10,                         # number of OUs (default 1; {i} optional if 1)
@@ -65,7 +70,9 @@ Output:
                              "parent_id": "ou-...", "status": "ACTIVE" | "SUSPENDED",
                              "execution_role": true | false, "enabled_regions": [...]}},
      "stack_sets": {"<name>": {"id": "<name>:<uuid>", "region": "us-east-1",
-                               "instances": [["<account id>", "<region>"], ...]}}}
+                               "instances": [["<account id>", "<region>"], ...]}},
+     "trusted_access": ["<service principal>", ...],
+     "delegated_administrators": [["<account id>", "<service principal>"], ...]}
 
 Determinism: moto draws every id (and every request id) from one seeded generator, so ids repeat
 only when the whole sequence of requests repeats. With a seed, accounts are created one by one and
@@ -529,10 +536,59 @@ def create_stack_sets(
     return out
 
 
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+
+
+def trusted_principals(spec: dict[str, Any]) -> list[str]:
+    value = spec.get("trusted_access", [])
+    if value is True:
+        return [STACKSETS_PRINCIPAL]
+    if value is False or value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError("trusted_access must be true or a list of service principals")
+    return list(value)
+
+
+def delegated_entries(
+    spec: dict[str, Any], accounts: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    names = {a["name"] for a in accounts}
+    out: list[tuple[str, str]] = []
+    for entry in spec.get("delegated_administrators", []):
+        if not isinstance(entry, dict) or "account" not in entry:
+            raise SpecError(f"delegated_administrators entry needs an account: {entry!r}")
+        ref = str(entry["account"])
+        if ref not in names and not (ref.isdigit() and len(ref) == 12):
+            raise SpecError(f"delegated_administrators: unknown account {ref!r}")
+        out.append((ref, str(entry.get("service_principal") or STACKSETS_PRINCIPAL)))
+    return out
+
+
+def organization_access(
+    org: Any, principals: list[str], delegated: list[tuple[str, str]], ids: dict[str, str]
+) -> list[list[str]]:
+    """Trusted access and delegated administrators ("Activate trusted access for StackSets with
+    AWS Organizations" and "Register a delegated administrator member account", AWS
+    CloudFormation User Guide)."""
+    for principal in principals:
+        org.enable_aws_service_access(ServicePrincipal=principal)
+        log(f"trusted access for {principal}")
+    out: list[list[str]] = []
+    for ref, principal in delegated:
+        account_id = ids.get(ref, ref)
+        org.register_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
+        log(f"delegated administrator {ref} ({account_id}) for {principal}")
+        out.append([account_id, principal])
+    return out
+
+
 def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> dict[str, Any]:
     accounts = expand_accounts(spec)
     paths = ou_paths(spec, accounts)
     validate_stack_sets(spec.get("stack_sets", []), accounts, paths, base_dir)
+    principals = trusted_principals(spec)
+    delegated = delegated_entries(spec, accounts)
     if reset:
         moto_api(endpoint, "/moto-api/reset")
         log("moto state reset")
@@ -566,6 +622,7 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
     log(f"{len(accounts)} account(s) created in {time.monotonic() - t0:.1f} s")
     sequential = seed_value is not None or len(accounts) < 8
     prepare_roles(session, endpoint, spec, accounts, ids, sequential)
+    registered = organization_access(org, principals, delegated, ids)
 
     accounts_out: dict[str, dict[str, Any]] = {}
     for acc in accounts:
@@ -591,6 +648,8 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
         "ous": {p: i for p, i in ou_ids.items() if p != "/"},
         "accounts": accounts_out,
         "stack_sets": stack_sets,
+        "trusted_access": principals,
+        "delegated_administrators": registered,
     }
 
 

@@ -10,7 +10,11 @@ Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,6 +28,7 @@ from tests.emulator.errors import AwsError
 
 STACKSETS = "member.org.stacksets.cloudformation.amazonaws.com"
 MANAGEMENT = "123456789012"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def member_org(emulator: Any) -> tuple[Any, str, str, str]:
@@ -264,3 +269,38 @@ def test_call_as_through_the_api(emulator: Any) -> None:
         )
     assert err.value.response["Error"]["Code"] == "ValidationError"
     assert err.value.response["Error"]["Message"] == access.NOT_MANAGEMENT_OR_DELEGATED
+
+
+def test_seeded_delegated_administrator(emulator: Any) -> None:
+    """scripts/seed_org.py's "trusted_access" and "delegated_administrators" (Activate trusted
+    access / Register a delegated administrator member account, CloudFormation User Guide): the
+    seeded administrator reads the organization and acts as DELEGATED_ADMIN at once."""
+    spec = {
+        "ous": ["/Security"],
+        "accounts": [{"name": "tooling", "ou": "/Security"}, {"name": "app"}],
+        "trusted_access": True,
+        "delegated_administrators": [{"account": "tooling"}],
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "seed_org.py"),
+            "--endpoint",
+            emulator.endpoint,
+            "--spec",
+            "-",
+        ],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    tooling = out["accounts"]["tooling"]["id"]
+    assert out["trusted_access"] == [STACKSETS]
+    assert out["delegated_administrators"] == [[tooling, STACKSETS]]
+    member = emulator.client("organizations", account=tooling)
+    assert len(member.list_accounts()["Accounts"]) == 3
+    cfn = emulator.client("cloudformation", account=tooling)
+    assert cfn.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"] == []
