@@ -27,6 +27,7 @@ Spec (JSON; every key optional):
                                               #   gets, trusting the management account (default)
       "execution_roles": true,                # false: no account gets one (saves time when only
                                               #   service-managed stack sets are used)
+      "management_execution_role": true,      # the management account gets one too (default)
       "trusted_access": ["member.org.stacksets.cloudformation.amazonaws.com"],   # or true for
                                               #   that one: EnableAWSServiceAccess (default none)
       "delegated_administrators": [           # RegisterDelegatedAdministrator (default none)
@@ -391,6 +392,20 @@ ADMINISTRATION_TRUST = {
 }
 
 
+def execution_trust() -> dict[str, Any]:
+    """The execution role's trust policy: the management (administrator) account may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
 def member_client(session: Any, sts: Any, endpoint: str, account_id: str, service: str) -> Any:
     """A client acting as `account_id` (moto's AssumeRole credentials act as that account). One
     shared session and STS client keep this cheap for thousands of accounts."""
@@ -413,18 +428,8 @@ def prepare_account(
 ) -> None:
     """The StackSets execution role (trusting the management account) and the opt-in Regions."""
     if acc["execution_role"]:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
         member_client(session, sts, endpoint, account_id, "iam").create_role(
-            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust)
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(execution_trust())
         )
     if acc["enabled_regions"]:
         account_api = member_client(session, sts, endpoint, account_id, "account")
@@ -451,6 +456,12 @@ def prepare_roles(
     sts = session.client("sts", endpoint_url=endpoint, config=cfg)
     if not spec.get("execution_roles", True):
         accounts = [{**acc, "execution_role": False} for acc in accounts]
+    elif spec.get("management_execution_role", True):
+        # A self-managed stack set may target its own administrator account: that account needs
+        # the execution role too ("Grant self-managed permissions", CloudFormation User Guide).
+        session.client("iam", endpoint_url=endpoint, config=cfg).create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(execution_trust())
+        )
     if sequential:
         for acc in accounts:
             prepare_account(session, sts, endpoint, acc, ids[acc["name"]], role_name)
@@ -521,7 +532,15 @@ def create_stack_sets(
             op = cfn.create_stack_instances(**ikw)["OperationId"]
             status = wait_operation(cfn, name, op)
             if status != "SUCCEEDED":
-                raise RuntimeError(f"stack set {name}: operation {op} is {status}")
+                results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=op)
+                reasons = sorted(
+                    {
+                        f"{r['Account']} {r['Region']}: {r.get('StatusReason')}"
+                        for r in results["Summaries"]
+                        if r["Status"] != "SUCCEEDED"
+                    }
+                )
+                raise RuntimeError(f"stack set {name}: operation {op} is {status}: {reasons}")
             log(f"stack set {name}: {len(accts)} account(s) x {regions}")
         summaries = [
             row
