@@ -301,6 +301,26 @@ def _stack(account: str, region: str, stack_id_or_name: str) -> Any:
     return None
 
 
+def _all_deleted(template_body: str, now: datetime) -> list[dict[str, Any]]:
+    from moto.cloudformation.models import Stack
+
+    try:
+        template = Stack.parse_template(template_body) or {}
+    except ValueError:
+        template = {}
+    return [
+        {
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": "",
+            "ResourceType": resource.get("Type", ""),
+            "StackResourceDriftStatus": DELETED,
+            "PropertyDifferences": [],
+            "Timestamp": now,
+        }
+        for logical_id, resource in (template.get("Resources") or {}).items()
+    ]
+
+
 def detect(
     account: str,
     region: str,
@@ -316,8 +336,9 @@ def detect(
 
     stack = _stack(account, region, stack_id_or_name)
     now = datetime.now(timezone.utc)
-    if stack is None:
-        return ("DRIFTED", [])
+    if stack is None or getattr(stack, "status", "") == "DELETE_COMPLETE":
+        # The member stack itself was deleted out of band: every resource of the template is gone.
+        return ("DRIFTED", _all_deleted(template_body, now))
     template = stack.template_dict or {}
     resource_map = stack.resource_map
     conditions = getattr(resource_map, "lazy_condition_map", {}) or {}

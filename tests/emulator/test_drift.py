@@ -322,3 +322,14 @@ def test_detect_stack_set_drift_after_put_rule_as_the_member(emulator: Any) -> N
     assert (
         detail["DriftStatus"] == "DRIFTED" and detail["DriftedStackInstancesCount"] == 1
     )
+
+
+def test_member_stack_deleted_out_of_band(member: SimpleNamespace) -> None:
+    """StackResourceDrift: a member stack deleted outside StackSets leaves every resource
+    DELETED, and the instance DRIFTED."""
+    stack_id = deploy(member, STANDALONE, {"NotificationEmail": "sec@example.com"})
+    member.client("cloudformation").delete_stack(StackName=stack_id)
+    status, rows = drift.detect(member.account, REGION, stack_id, STANDALONE, {})
+    assert status == "DRIFTED"
+    assert {r["StackResourceDriftStatus"] for r in rows} == {"DELETED"}
+    assert "PolicyChangeRule" in {r["LogicalResourceId"] for r in rows}
