@@ -195,6 +195,13 @@ def install() -> None:
     # does not list drift, so the organization side installs it here.
     drift.install()
 
+    # "ListAccounts", Organizations API Reference
+    # (https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccounts.html):
+    # MaxResults ranges 1-20, so a page never holds more than 20 accounts; moto's default is 100.
+    from moto.organizations.utils import PAGINATION_MODEL
+
+    PAGINATION_MODEL["list_accounts"]["limit_default"] = 20
+
     supported = models.FakeDelegatedAdministrator.SUPPORTED_SERVICES
     for principal in (STACKSETS_PRINCIPAL, ACCOUNT_PRINCIPAL):
         if principal not in supported:

@@ -304,3 +304,16 @@ def test_seeded_delegated_administrator(emulator: Any) -> None:
     assert len(member.list_accounts()["Accounts"]) == 3
     cfn = emulator.client("cloudformation", account=tooling)
     assert cfn.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"] == []
+
+
+def test_list_accounts_pages_hold_at_most_twenty(emulator: Any) -> None:
+    """ListAccounts (Organizations API Reference): MaxResults ranges 1-20, so without it a page
+    holds at most 20 accounts and NextToken leads to the rest."""
+    client = emulator.client("organizations")
+    client.create_organization(FeatureSet="ALL")
+    for i in range(24):
+        client.create_account(AccountName=f"a{i}", Email=f"a{i}@example.com")
+    first = client.list_accounts()
+    assert len(first["Accounts"]) == 20 and "NextToken" in first
+    pages = list(client.get_paginator("list_accounts").paginate())
+    assert sum(len(p["Accounts"]) for p in pages) == 25
