@@ -252,7 +252,10 @@ def list_regions(self: Any) -> Any:
     ]
     if wanted:
         rows = [row for row in rows if row["RegionOptStatus"] in wanted]
-    start = int(params.get("NextToken") or 0)
+    token = params.get("NextToken") or "0"
+    if not str(token).isdigit() or int(token) > len(rows):
+        raise _validation("The NextToken is invalid.")
+    start = int(token)
     size = int(max_results or MAX_RESULTS)
     page = rows[start : start + size]
     result: dict[str, Any] = {"Regions": page}

@@ -144,3 +144,11 @@ def test_account_id_from_members(emulator: Any) -> None:
     )
     got = emulator.client("account", account=a).list_regions(AccountId=b)["Regions"]
     assert {"RegionName": "ap-east-1", "RegionOptStatus": "DISABLED"} in got
+
+
+def test_bad_next_token_is_a_validation_error(emulator: Any) -> None:
+    """ListRegions (API Reference): NextToken comes from a previous response; anything else is
+    refused as a ValidationException rather than an internal error."""
+    with pytest.raises(ClientError) as err:
+        emulator.client("account").list_regions(NextToken="not-a-token")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
