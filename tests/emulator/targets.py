@@ -393,6 +393,33 @@ def instance_ou(
     return min(ous) if ous else None
 
 
+def untarget(
+    admin_account: str,
+    region: str,
+    stack_set_name: str,
+    ou_ids: Iterable[str],
+    remaining_accounts: Iterable[str],
+) -> list[str]:
+    """After a DeleteStackInstances by OU has finished: the OUs of `ou_ids` under which none of
+    `remaining_accounts` (the accounts that still have an instance) is recorded stop being targets
+    (DescribeStackSet no longer lists them, an UPDATE naming them is "not found in StackSet", and
+    automatic deployment stops following them). Returns the OUs dropped."""
+    key = _key(admin_account, region, stack_set_name)
+    rec = _RECORDED.get(key, {})
+    left = set(remaining_accounts)
+    for acct in list(rec):
+        if acct not in left:
+            rec[acct] -= set(ou_ids)
+            if not rec[acct]:
+                del rec[acct]
+    still = {ou for acct in left for ou in rec.get(acct, set())}
+    dropped = sorted(
+        ou for ou in set(ou_ids) if ou in _TARGETED.get(key, set()) and ou not in still
+    )
+    _TARGETED.get(key, set()).difference_update(dropped)
+    return dropped
+
+
 def forget_stack_set(admin_account: str, region: str, stack_set_name: str) -> None:
     """Drops what is remembered about a deleted stack set."""
     key = _key(admin_account, region, stack_set_name)

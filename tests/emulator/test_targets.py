@@ -531,3 +531,31 @@ def test_service_managed_targets_through_the_api(emulator: Any) -> None:
     assert _wait(cfn, "sm", op)["Status"] == "SUCCEEDED"
     assert _listed(cfn, "sm") == {ids["p1"]: wl}
     assert MANAGEMENT not in _listed(cfn, "sm")
+
+
+def test_untarget_after_deleting_every_instance_of_an_ou(org: Org) -> None:
+    """DeleteStackInstances by OU (API Reference): once no instance remains under an OU, the stack
+    set no longer targets it, and an update naming it is "not found in StackSet"."""
+    ss = stack_set()
+    prod, sec = org.ous["Workloads/Prod"], org.ous["Security"]
+    create(org, ss, {"OrganizationalUnitIds": [prod]})
+    create(org, ss, {"OrganizationalUnitIds": [sec]})
+    assert targets.targeted_ous(MANAGEMENT, "us-east-1", "ss") == sorted([prod, sec])
+    # Prod's instances remain in one account: Prod stays a target.
+    assert (
+        targets.untarget(
+            MANAGEMENT, "us-east-1", "ss", [prod], [org.accounts["prod-b"]]
+        )
+        == []
+    )
+    assert targets.untarget(MANAGEMENT, "us-east-1", "ss", [prod], []) == [prod]
+    assert targets.targeted_ous(MANAGEMENT, "us-east-1", "ss") == [sec]
+    with pytest.raises(AwsError, match="not found in StackSet"):
+        targets.resolve(
+            MANAGEMENT,
+            ss,
+            accounts=None,
+            deployment_targets={"OrganizationalUnitIds": [prod]},
+            regions=["us-east-1"],
+            action="UPDATE",
+        )
