@@ -15,6 +15,7 @@ ListStackInstanceResourceDrifts.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -385,28 +386,36 @@ def _stack_set_view(state: StackSetState, t: float) -> dict[str, Any]:
 def _auto_deployment(
     raw: dict[str, Any] | None, permission_model: str
 ) -> dict[str, Any] | None:
-    """AutoDeployment is for service-managed stack sets only ("Specify only if PermissionModel is
-    SERVICE_MANAGED", CreateStackSet, API reference); RetainStacksOnAccountRemoval needs it
-    enabled (terraform-provider-aws #19015 and #24879 report the ValidationError)."""
+    """AutoDeployment as the organization side validates it (`autodeploy.validate`:
+    service-managed stack sets only, RetainStacksOnAccountRemoval only with Enabled), kept in
+    AWS's shape."""
     if raw is None:
         return None
-    if permission_model != "SERVICE_MANAGED":
+    validate = getattr(_optional("autodeploy"), "validate", None)
+    if validate is not None:
+        validate(raw, permission_model)
+    elif permission_model != "SERVICE_MANAGED":
         raise AwsError(
             "ValidationError",
             "AutoDeployment is only supported for SERVICE_MANAGED stack sets",
         )
     enabled = bool(raw.get("Enabled"))
-    if not enabled and raw.get("RetainStacksOnAccountRemoval"):
-        raise AwsError(
-            "ValidationError",
-            "RetainStacksOnAccountRemoval is only valid when AutoDeployment is enabled",
-        )
     out: dict[str, Any] = {"Enabled": enabled}
     if enabled:
         out["RetainStacksOnAccountRemoval"] = bool(
             raw.get("RetainStacksOnAccountRemoval")
         )
     return out
+
+
+def _optional(name: str) -> Any:
+    """The organization side's module `name`, or None while it does not exist."""
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__package__}.{name}":
+            raise
+        return None
 
 
 def create_stack_set(self: CloudFormationResponse) -> ActionResult:
@@ -642,6 +651,10 @@ def delete_stack_set(self: CloudFormationResponse) -> ActionResult:
             409,
         )
     state.stack_set.delete()
+    forget = getattr(peer("targets"), "forget_stack_set", None)
+    if forget is not None:
+        # A new stack set of the same name must not inherit the old one's targets.
+        forget(state.owner, state.region, state.stack_set.name)
     return EmptyResult()
 
 
