@@ -1,8 +1,8 @@
-//! `stackfleet drift` end to end. moto implements neither DetectStackSetDrift nor
-//! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error), and its
-//! ListStackInstances carries no DriftStatus; detection itself is proven with canned responses in
-//! crates/executor. Here: the command fails fast and cleanly on such an endpoint, and
-//! `--no-detect` reports what StackSets lists.
+//! `stackfleet drift` end to end. On the emulator: `--no-detect` reports what StackSets lists
+//! (NOT_CHECKED before any detection), and a detection is a DETECT_DRIFT operation that finds the
+//! fresh deployment in sync. Plain moto implements neither DetectStackSetDrift nor
+//! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error): there the command
+//! fails fast and cleanly.
 
 use std::time::{Duration, Instant};
 
@@ -31,8 +31,7 @@ accounts = ["123456789012"]
 "#;
 
 /// Two accounts in /Prod and the management account, all deployed in both regions.
-fn deployed() -> (Moto, Value, Workspace) {
-    let moto = Moto::start();
+fn deployed(moto: Moto) -> (Moto, Value, Workspace) {
     let org = seed(
         &moto,
         json!({
@@ -69,10 +68,33 @@ result = sorted(s["Action"] for s in summaries)
 }
 
 #[test]
-fn detection_fails_fast_on_moto_and_no_detect_reports_not_checked() {
-    let (moto, org, ws) = deployed();
+fn detection_fails_fast_on_an_endpoint_without_it() {
+    let (moto, _, ws) = deployed(Moto::plain());
     detection_on_an_endpoint_without_it_fails_fast_and_cleanly(&moto, &ws);
+}
+
+#[test]
+fn no_detect_reports_not_checked_and_detection_finds_the_deployment_in_sync() {
+    let (moto, org, ws) = deployed(Moto::start());
     no_detect_reports_every_instance_as_not_checked(&moto, &org, &ws);
+
+    let run = stackfleet(
+        &moto,
+        ws.path(),
+        &["drift", "--output", "json", "--fail-on-drift"],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    assert_eq!(report["drifted_instances"], 0, "{report:#}");
+    assert_eq!(report["stack_sets"][0]["detection_status"], "SUCCEEDED");
+    let instances = report["stack_sets"][0]["instances"]
+        .as_array()
+        .expect("instances");
+    assert_eq!(instances.len(), 6, "{report:#}");
+    for instance in instances {
+        assert_eq!(instance["drift_status"], "IN_SYNC", "{report:#}");
+    }
+    assert_eq!(operation_actions(&moto), json!(["CREATE", "DETECT_DRIFT"]));
 }
 
 /// moto answers DetectStackSetDrift with HTTP 500: one clear error within seconds, nothing on
@@ -113,8 +135,8 @@ fn detection_on_an_endpoint_without_it_fails_fast_and_cleanly(moto: &Moto, ws: &
     assert_eq!(operation_actions(moto), json!(["CREATE"]));
 }
 
-/// `--no-detect` reads what StackSets lists: moto gives no DriftStatus, so every instance is
-/// NOT_CHECKED, and no detection ever ran.
+/// `--no-detect` reads what StackSets lists: no detection ran yet, so every instance is
+/// NOT_CHECKED.
 fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws: &Workspace) {
     let before = moto.state();
 
@@ -164,7 +186,7 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
     );
     assert_eq!(report["drifted_instances"], 0);
     assert_eq!(report["stack_sets"][0]["name"], "marker");
-    // moto has never run a drift detection: none to report.
+    // No drift detection has run yet: none to report.
     assert_eq!(report["stack_sets"][0]["operation_id"], Value::Null);
     assert_eq!(report["stack_sets"][0]["detection_status"], Value::Null);
     assert_eq!(
