@@ -616,11 +616,12 @@ def _start(op: Operation, at: float) -> None:
     def outcome(account: str, region: str) -> Outcome:
         key = (account, region)
         if key not in op.outcomes:
-            if op.action != "DETECT_DRIFT":
-                found = outcomes.instance_outcome(
-                    state.owner, state.stack_set, account, region
-                )
-            else:
+            found = outcomes.instance_outcome(
+                state.owner, state.stack_set, account, region
+            )
+            if op.action == "DETECT_DRIFT" and (found is None or found[0] != SKIPPED):
+                # Drift detection reads stacks: only a suspended account changes it ("skip
+                # suspended AWS accounts" for DRIFT too, What's New, 2023-06-07).
                 found = None
             op.outcomes[key] = found or (SUCCEEDED, None)
         return op.outcomes[key]
@@ -736,6 +737,13 @@ def _finish(op: Operation) -> None:
             instance.busy = None
     if op.action == "DETECT_DRIFT":
         _finish_drift(op)
+    ous = (op.deployment_targets or {}).get("OrganizationalUnitIds") or []
+    untarget = getattr(peer("targets"), "untarget", None)
+    if op.action == "DELETE" and ous and untarget is not None:
+        # OUs left without instances stop being targets (the organization side decides which).
+        state = op.state
+        remaining = {account for account, _ in state.instances}
+        untarget(state.owner, state.region, state.stack_set.name, ous, remaining)
 
 
 def _member_parameters(op: Operation, instance: Instance) -> dict[str, str]:
