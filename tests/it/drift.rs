@@ -1,6 +1,7 @@
 //! `stackfleet drift` end to end. On the emulator: `--no-detect` reports what StackSets lists
-//! (NOT_CHECKED before any detection), and a detection is a DETECT_DRIFT operation that finds the
-//! fresh deployment in sync. Plain moto implements neither DetectStackSetDrift nor
+//! (NOT_CHECKED before any detection), a detection is a DETECT_DRIFT operation that finds the
+//! fresh deployment in sync, and an event rule changed in a member account is reported DRIFTED
+//! down to the changed property. Plain moto implements neither DetectStackSetDrift nor
 //! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error): there the command
 //! fails fast and cleanly.
 
@@ -227,5 +228,96 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
         operation_actions(moto),
         json!(["CREATE"]),
         "no DETECT_DRIFT"
+    );
+}
+
+const MONITOR_FLEET: &str = r#"[organization]
+home_region = "us-east-1"
+management_account = "123456789012"
+
+[[stack_sets]]
+name = "monitor"
+template = "templates/s3-policy-monitor.yaml"
+permission_model = "self-managed"
+regions = ["us-east-1"]
+parameters = { NotificationEmail = "secops@example.com" }
+
+[stack_sets.targets]
+organizational_units = ["/Prod"]
+"#;
+
+/// The monitor deployed by `stackfleet apply`; then, as one member account, its event rule is
+/// narrowed with the ordinary EventBridge API. Detection finds exactly that instance DRIFTED, with
+/// the rule MODIFIED at the changed event name, and `--fail-on-drift` exits 2.
+#[test]
+fn a_rule_changed_in_a_member_account_is_reported_as_drift() {
+    let moto = Moto::start();
+    let org = seed(
+        &moto,
+        json!({
+            "seed": 29,
+            "ous": ["/Prod"],
+            "accounts": [{"name": "prod-a", "ou": "/Prod"}, {"name": "prod-b", "ou": "/Prod"}],
+        }),
+    );
+    let ws = Workspace::new()
+        .copy_from_repo("templates/s3-policy-monitor.yaml")
+        .with_fleet(MONITOR_FLEET);
+    stackfleet(&moto, ws.path(), &["apply", "--auto-approve", "--quiet"]).assert_code(0);
+
+    let prod_a = account_id(&org, "prod-a");
+    boto3(
+        &moto,
+        r#"
+events = client("events", account=ARGS)
+[rule] = events.list_rules()["Rules"]
+pattern = json.loads(rule["EventPattern"])
+pattern["detail"]["eventName"] = ["PutBucketPolicy"]
+events.put_rule(Name=rule["Name"], EventPattern=json.dumps(pattern), State=rule["State"],
+                Description=rule.get("Description", ""))
+"#,
+        json!(prod_a),
+    );
+
+    let run = stackfleet(
+        &moto,
+        ws.path(),
+        &["drift", "--output", "json", "--fail-on-drift"],
+    );
+    run.assert_code(2);
+    let report = run.json();
+    assert_eq!(report["drifted_instances"], 1, "{report:#}");
+    let instances = report["stack_sets"][0]["instances"]
+        .as_array()
+        .expect("instances");
+    for instance in instances {
+        let expected = if instance["account"] == prod_a.as_str() {
+            "DRIFTED"
+        } else {
+            "IN_SYNC"
+        };
+        assert_eq!(instance["drift_status"], expected, "{report:#}");
+    }
+    let drifted = instances
+        .iter()
+        .find(|i| i["account"] == prod_a.as_str())
+        .expect("prod-a's instance");
+    let rule = drifted["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["resource_type"] == "AWS::Events::Rule")
+        .unwrap_or_else(|| panic!("the rule among the drifted resources: {report:#}"));
+    assert_eq!(rule["status"], "MODIFIED", "{report:#}");
+    assert!(
+        rule["differences"]
+            .as_array()
+            .expect("differences")
+            .iter()
+            .any(|d| d["path"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("/EventPattern/detail/eventName")),
+        "{report:#}"
     );
 }
