@@ -638,9 +638,11 @@ def _start(op: Operation, at: float) -> None:
 
 
 def stop(op: Operation) -> None:
-    """StopStackSetOperation: nothing new starts; instances already running finish; the rest is
-    CANCELLED ("This is either because a user has stopped the stack set operation, or because the
-    failure tolerance ... has been exceeded", StackInstanceComprehensiveStatus, API reference).
+    """StopStackSetOperation: "StackSets will cancel all the unstarted stack instance deployments
+    and wait for those are in-progress to complete" (StopStackSetOperation, API reference); the
+    unstarted ones are CANCELLED ("This is either because a user has stopped the stack set
+    operation, or because the failure tolerance ... has been exceeded",
+    StackInstanceComprehensiveStatus, API reference).
     The operation is STOPPING until its running instances end, then STOPPED. Only a queued or
     running operation can be stopped: anything else is InvalidOperationException (the strictest
     reading of StopStackSetOperation's errors,

@@ -6,8 +6,9 @@ the service being called: the Query protocol's XML error for CloudFormation
 the JSON error (`__type`) for Organizations and the Account API. `to_xml` renders the Query form
 for responses the emulator writes itself.
 
-AWS error shape of the Query protocol: "Common Error Types" and the error responses of the
-CloudFormation API Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/CommonErrors.html
+AWS error shape of the Query protocol: "Common Errors" and the Errors section of each action,
+AWS CloudFormation API Reference,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/CommonErrors.html
 """
 
 from __future__ import annotations
