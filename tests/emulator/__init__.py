@@ -6,15 +6,16 @@ Start it with `python -m tests.emulator [-H HOST] [-p PORT]` from the repository
 patch to the moto imported in this process.
 
 Each module that patches moto exposes `install()`; `install()` here calls them in order. The
-modules of the organization side are installed when present.
+operations engine (`engine`, `stacksets`, `control`) and the organization side (`org`, `regions`,
+`targets`, `access`, `outcomes`, `drift`, `autodeploy`) meet through the functions named in each
+module's docstring.
 """
 
 from __future__ import annotations
 
 import importlib
 
-# Modules, in the order they are installed; those with an `install()` patch moto. A missing
-# module of the organization side is skipped (the engine then uses `_fallbacks`).
+# Modules, in the order they are installed; those with an `install()` patch moto.
 _MODULES = (
     "control",
     "stacksets",
@@ -26,7 +27,6 @@ _MODULES = (
     "drift",
     "autodeploy",
 )
-_OPTIONAL = {"org", "regions", "targets", "access", "outcomes", "drift", "autodeploy"}
 
 _installed = False
 
@@ -37,12 +37,7 @@ def install() -> None:
     if _installed:
         return
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as err:
-            if name in _OPTIONAL and err.name == f"{__name__}.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"{__name__}.{name}")
         module_install = getattr(module, "install", None)
         if module_install is not None:
             module_install()

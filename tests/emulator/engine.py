@@ -36,8 +36,7 @@ from typing import Any
 
 from moto.cloudformation.models import cloudformation_backends
 
-from . import control
-from ._fallbacks import peer
+from . import control, drift, outcomes, targets
 from .errors import AwsError
 
 # Detailed statuses of one instance in one operation.
@@ -610,7 +609,6 @@ def _enqueue(op: Operation) -> None:
 
 def _start(op: Operation, at: float) -> None:
     """Plans the operation from `at`, asking the organization side for each instance's outcome."""
-    outcomes = peer("outcomes")
     state = op.state
 
     def outcome(account: str, region: str) -> Outcome:
@@ -740,12 +738,13 @@ def _finish(op: Operation) -> None:
     if op.action == "DETECT_DRIFT":
         _finish_drift(op)
     ous = (op.deployment_targets or {}).get("OrganizationalUnitIds") or []
-    untarget = getattr(peer("targets"), "untarget", None)
-    if op.action == "DELETE" and ous and untarget is not None:
+    if op.action == "DELETE" and ous:
         # OUs left without instances stop being targets (the organization side decides which).
         state = op.state
         remaining = {account for account, _ in state.instances}
-        untarget(state.owner, state.region, state.stack_set.name, ous, remaining)
+        targets.untarget(
+            state.owner, state.region, state.stack_set.name, ous, remaining
+        )
 
 
 def _member_parameters(op: Operation, instance: Instance) -> dict[str, str]:
@@ -853,7 +852,7 @@ def _apply_drift(op: Operation, run: Run, instance: Instance) -> None:
     instance.last_operation_id = op.id
     if run.status != SUCCEEDED or instance.stack_id is None:
         return
-    status, resources = peer("drift").detect(
+    status, resources = drift.detect(
         instance.account,
         instance.region,
         instance.stack_id,
@@ -863,8 +862,8 @@ def _apply_drift(op: Operation, run: Run, instance: Instance) -> None:
     instance.drift_status = status
     instance.drift_checked = run.end
     drifts = [{**r, "StackId": instance.stack_id} for r in resources]
-    for drift in drifts:
-        drift.setdefault("Timestamp", iso(run.end))
+    for entry in drifts:
+        entry.setdefault("Timestamp", iso(run.end))
     instance.drift_results[op.id] = drifts
 
 

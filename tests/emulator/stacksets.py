@@ -15,7 +15,6 @@ ListStackInstanceResourceDrifts.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import re
 from collections.abc import Callable
@@ -26,8 +25,8 @@ from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.organizations.models import organizations_backends
 
-from . import engine
-from ._fallbacks import peer
+from . import access, autodeploy, engine
+from . import targets as org_targets
 from .engine import Instance, Operation, StackSetState, iso
 from .errors import AwsError
 
@@ -60,9 +59,7 @@ def _owner(
     resp: CloudFormationResponse, action: str, permission_model: str | None = None
 ) -> str:
     """The account whose stack sets this call works on (the organization side decides)."""
-    return peer("access").check(
-        resp.current_account, _call_as(resp), permission_model, action
-    )
+    return access.check(resp.current_account, _call_as(resp), permission_model, action)
 
 
 def _not_found(name: str) -> AwsError:
@@ -78,7 +75,6 @@ def _state(resp: CloudFormationResponse, action: str) -> StackSetState:
         stack_set = backend.describe_stack_set(name)
     except Exception as err:
         raise _not_found(name) from err
-    access = peer("access")
     access.check(
         resp.current_account, _call_as(resp), stack_set.permission_model, action
     )
@@ -174,7 +170,7 @@ def _cells_or_failure(
     """The cells, or none and the reason when the organization side says the operation is
     accepted but fails as a whole (an OU that does not exist on CREATE)."""
     try:
-        cells = peer("targets").resolve(
+        cells = org_targets.resolve(
             state.owner,
             state.stack_set,
             accounts=resp._get_param("Accounts") or None,
@@ -371,7 +367,7 @@ def _stack_set_view(state: StackSetState, t: float) -> dict[str, Any]:
     if state.auto_deployment is not None:
         view["AutoDeployment"] = state.auto_deployment
     if stack_set.permission_model == "SERVICE_MANAGED":
-        view["OrganizationalUnitIds"] = peer("targets").targeted_ous(
+        view["OrganizationalUnitIds"] = org_targets.targeted_ous(
             state.owner, state.region, stack_set.name
         )
     details = engine.drift_details(state, t)
@@ -391,14 +387,7 @@ def _auto_deployment(
     AWS's shape."""
     if raw is None:
         return None
-    validate = getattr(_optional("autodeploy"), "validate", None)
-    if validate is not None:
-        validate(raw, permission_model)
-    elif permission_model != "SERVICE_MANAGED":
-        raise AwsError(
-            "ValidationError",
-            "AutoDeployment is only supported for SERVICE_MANAGED stack sets",
-        )
+    autodeploy.validate(raw, permission_model)
     enabled = bool(raw.get("Enabled"))
     out: dict[str, Any] = {"Enabled": enabled}
     if enabled:
@@ -406,16 +395,6 @@ def _auto_deployment(
             raw.get("RetainStacksOnAccountRemoval")
         )
     return out
-
-
-def _optional(name: str) -> Any:
-    """The organization side's module `name`, or None while it does not exist."""
-    try:
-        return importlib.import_module(f"{__package__}.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"{__package__}.{name}":
-            raise
-        return None
 
 
 def create_stack_set(self: CloudFormationResponse) -> ActionResult:
@@ -488,7 +467,6 @@ def list_stack_sets(self: CloudFormationResponse) -> ActionResult:
     only service-managed ones), filtered by Status, paged."""
     call_as = _call_as(self)
     owner = _owner(self, "ListStackSets")
-    access = peer("access")
     backend = cloudformation_backends[owner][self.region]
     wanted = self._get_param("Status")
     summaries = []
@@ -651,10 +629,8 @@ def delete_stack_set(self: CloudFormationResponse) -> ActionResult:
             409,
         )
     state.stack_set.delete()
-    forget = getattr(peer("targets"), "forget_stack_set", None)
-    if forget is not None:
-        # A new stack set of the same name must not inherit the old one's targets.
-        forget(state.owner, state.region, state.stack_set.name)
+    # A new stack set of the same name must not inherit the old one's targets.
+    org_targets.forget_stack_set(state.owner, state.region, state.stack_set.name)
     return EmptyResult()
 
 
@@ -686,9 +662,8 @@ def create_stack_instances(self: CloudFormationResponse) -> ActionResult:
         failure_reason=failure,
     )
     ous = list((targets or {}).get("OrganizationalUnitIds", []))
-    target_side = peer("targets")
     if state.stack_set.permission_model == "SERVICE_MANAGED" and failure is None:
-        target_side.record(state.owner, state.region, state.stack_set.name, ous)
+        org_targets.record(state.owner, state.region, state.stack_set.name, ous)
     for cell in op.cells:
         instance = state.instances[cell]
         instance.overrides = _overrides(instance.overrides, overrides)
@@ -700,12 +675,10 @@ def create_stack_instances(self: CloudFormationResponse) -> ActionResult:
 def instance_ou(state: StackSetState, account: str, ous: list[str]) -> str | None:
     """The OrganizationalUnitId of an account's instance: the organization side's record when it
     keeps one, else the targeted OU the account is in."""
-    recorded = getattr(peer("targets"), "instance_ou", None)
-    if recorded is not None:
-        found = recorded(state.owner, state.region, state.stack_set.name, account)
-        if found:
-            return found
-    return _ou_of(state.owner, account, ous)
+    found = org_targets.instance_ou(
+        state.owner, state.region, state.stack_set.name, account
+    )
+    return found or _ou_of(state.owner, account, ous)
 
 
 def update_stack_instances(self: CloudFormationResponse) -> ActionResult:
