@@ -17,14 +17,29 @@ Spec (JSON; every key optional):
       "accounts": [
         {"name": "prod-app-1", "ou": "/Workloads/Prod"},   # "ou" omitted or "/" = under the root
         {"name": "dev-old", "ou": "/Workloads/Dev", "suspended": true,
-         "email": "dev-old@example.com"}                    # email defaults to <name>@example.com
+         "email": "dev-old@example.com"},                   # email defaults to <name>@example.com
+        {"name": "no-role", "execution_role": false,        # no StackSets execution role (default:
+         "enabled_regions": ["ap-east-1"]}                  #   one); opt-in Regions to enable
       ],
+      "administration_role": true,            # AWSCloudFormationStackSetAdministrationRole in the
+                                              #   management account (default true)
+      "execution_role_name": "AWSCloudFormationStackSetExecutionRole",   # the role each account
+                                              #   gets, trusting the management account (default)
+      "execution_roles": true,                # false: no account gets one (saves time when only
+                                              #   service-managed stack sets are used)
+      "management_execution_role": true,      # the management account gets one too (default)
+      "trusted_access": ["member.org.stacksets.cloudformation.amazonaws.com"],   # or true for
+                                              #   that one: EnableAWSServiceAccess (default none)
+      "delegated_administrators": [           # RegisterDelegatedAdministrator (default none)
+        {"account": "prod-app-1",             # account name or 12-digit id
+         "service_principal": "member.org.stacksets.cloudformation.amazonaws.com"}],  # default
       "generate": [                           # bulk accounts; str.format fields {i} (OU, 1-based)
         {"ou": "/Workloads/Team{i:02d}",      #   and {j} (account within the OU, 1-based)
          "count": 10,                         # number of OUs (default 1; {i} optional if 1)
          "accounts_per_ou": 20,
          "name": "team{i:02d}-app{j:02d}",    # default: <last OU segment, lowercased>-{j:03d}
-         "suspended": [3]}                    # optional: j values whose accounts get suspended
+         "suspended": [3],                    # optional: j values whose accounts get suspended
+         "without_execution_role": [4]}       # optional: j values whose accounts get no role
       ],
       "stack_sets": [                         # pre-created SELF_MANAGED stack sets
         {"name": "s3-policy-monitor",
@@ -53,14 +68,30 @@ Output:
      "seed": 7 | null,
      "ous": {"/Workloads": "ou-...", ...},
      "accounts": {"<name>": {"id": "...", "email": "...", "ou_path": "/Workloads/Prod",
-                             "parent_id": "ou-...", "status": "ACTIVE" | "SUSPENDED"}},
+                             "parent_id": "ou-...", "status": "ACTIVE" | "SUSPENDED",
+                             "execution_role": true | false, "enabled_regions": [...]}},
      "stack_sets": {"<name>": {"id": "<name>:<uuid>", "region": "us-east-1",
-                               "instances": [["<account id>", "<region>"], ...]}}}
+                               "instances": [["<account id>", "<region>"], ...]}},
+     "trusted_access": ["<service principal>", ...],
+     "delegated_administrators": [["<account id>", "<service principal>"], ...]}
 
 Determinism: moto draws every id (and every request id) from one seeded generator, so ids repeat
 only when the whole sequence of requests repeats. With a seed, accounts are created one by one and
 nothing else may talk to the same moto server while seeding runs. Without a seed, accounts are
 created by a small thread pool.
+
+StackSets roles: self-managed stack sets need AWSCloudFormationStackSetAdministrationRole in the
+management account and an execution role in every target account that trusts it ("Grant
+self-managed permissions", AWS CloudFormation User Guide,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html).
+The faithful emulator (tests/emulator) fails instances whose roles are missing, so every account
+gets the execution role unless its entry says "execution_role": false. Roles are created after all
+accounts and OUs, so the ids of a seeded run do not move.
+
+Opt-in Regions (af-south-1, ap-east-1, ...) are disabled in every account until enabled ("Enable or
+disable AWS Regions in your account", AWS Account Management Reference Guide); "enabled_regions"
+enables them through the Account API, which only the emulator provides (plain moto has none).
+Pre-created stack set operations are waited for: on the emulator they take time.
 """
 
 from __future__ import annotations
@@ -174,6 +205,8 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
                 "ou": norm_path(acc.get("ou", "/")),
                 "email": acc.get("email") or f"{acc['name']}@example.com",
                 "suspended": bool(acc.get("suspended", False)),
+                "execution_role": bool(acc.get("execution_role", True)),
+                "enabled_regions": _regions_list(acc.get("enabled_regions", []), acc["name"]),
             }
         )
     gens = spec.get("generate", [])
@@ -186,6 +219,7 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
         if count > 1 and "{i" not in gen["ou"]:
             raise SpecError(f"generate ou {gen['ou']!r} needs an {{i}} field when count > 1")
         suspended = {int(j) for j in gen.get("suspended", [])}
+        roleless = {int(j) for j in gen.get("without_execution_role", [])}
         for i in range(1, count + 1):
             ou = norm_path(gen["ou"].format(i=i))
             leaf = ou.rsplit("/", 1)[-1].lower() or "root"
@@ -198,6 +232,8 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
                         "ou": ou,
                         "email": f"{name}@example.com",
                         "suspended": j in suspended,
+                        "execution_role": j not in roleless,
+                        "enabled_regions": [],
                     }
                 )
     seen: set[str] = set()
@@ -206,6 +242,12 @@ def expand_accounts(spec: dict[str, Any]) -> list[dict[str, Any]]:
             raise SpecError(f"duplicate account name {acc['name']!r}")
         seen.add(acc["name"])
     return accounts
+
+
+def _regions_list(value: Any, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise SpecError(f"account {name}: enabled_regions must be a list of Region names")
+    return list(value)
 
 
 def ou_paths(spec: dict[str, Any], accounts: list[dict[str, Any]]) -> list[str]:
@@ -324,6 +366,119 @@ def params(d: dict[str, Any]) -> list[dict[str, str]]:
     return [{"ParameterKey": str(k), "ParameterValue": str(v)} for k, v in d.items()]
 
 
+def wait_operation(cfn: Any, name: str, op: str) -> str:
+    """The final status of a stack set operation (the emulator runs operations over time)."""
+    deadline = time.monotonic() + 300
+    while True:
+        status = cfn.describe_stack_set_operation(StackSetName=name, OperationId=op)[
+            "StackSetOperation"
+        ]["Status"]
+        if status not in ("RUNNING", "QUEUED", "STOPPING"):
+            return status
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"stack set {name}: operation {op} still {status} after 300 s")
+        time.sleep(0.05)
+
+
+ADMINISTRATION_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudformation.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def execution_trust() -> dict[str, Any]:
+    """The execution role's trust policy: the management (administrator) account may assume it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def member_client(session: Any, sts: Any, endpoint: str, account_id: str, service: str) -> Any:
+    """A client acting as `account_id` (moto's AssumeRole credentials act as that account). One
+    shared session and STS client keep this cheap for thousands of accounts."""
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName="seed-org",
+    )["Credentials"]
+    return session.client(
+        service,
+        endpoint_url=endpoint,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def prepare_account(
+    session: Any, sts: Any, endpoint: str, acc: dict[str, Any], account_id: str, role_name: str
+) -> None:
+    """The StackSets execution role (trusting the management account) and the opt-in Regions."""
+    if acc["execution_role"]:
+        member_client(session, sts, endpoint, account_id, "iam").create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(execution_trust())
+        )
+    if acc["enabled_regions"]:
+        account_api = member_client(session, sts, endpoint, account_id, "account")
+        for region in acc["enabled_regions"]:
+            account_api.enable_region(RegionName=region)
+
+
+def prepare_roles(
+    session: Any,
+    endpoint: str,
+    spec: dict[str, Any],
+    accounts: list[dict[str, Any]],
+    ids: dict[str, str],
+    sequential: bool,
+) -> None:
+    """StackSets roles for self-managed stack sets, after every account exists (see the top)."""
+    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    if spec.get("administration_role", True):
+        session.client("iam", endpoint_url=endpoint, config=cfg).create_role(
+            RoleName="AWSCloudFormationStackSetAdministrationRole",
+            AssumeRolePolicyDocument=json.dumps(ADMINISTRATION_TRUST),
+        )
+    role_name = str(spec.get("execution_role_name") or "AWSCloudFormationStackSetExecutionRole")
+    sts = session.client("sts", endpoint_url=endpoint, config=cfg)
+    if not spec.get("execution_roles", True):
+        accounts = [{**acc, "execution_role": False} for acc in accounts]
+    elif spec.get("management_execution_role", True):
+        # A self-managed stack set may target its own administrator account: that account needs
+        # the execution role too ("Grant self-managed permissions", CloudFormation User Guide).
+        session.client("iam", endpoint_url=endpoint, config=cfg).create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=json.dumps(execution_trust())
+        )
+    if sequential:
+        for acc in accounts:
+            prepare_account(session, sts, endpoint, acc, ids[acc["name"]], role_name)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [
+                pool.submit(
+                    prepare_account, session, sts, endpoint, acc, ids[acc["name"]], role_name
+                )
+                for acc in accounts
+            ]
+            for fut in concurrent.futures.as_completed(futures):
+                fut.result()
+    n = sum(1 for a in accounts if a["execution_role"])
+    log(f"StackSets roles: administration role and {n} execution role(s)")
+
+
 def create_stack_sets(
     session: Any,
     endpoint: str,
@@ -375,12 +530,23 @@ def create_stack_sets(
             if inst.get("parameter_overrides"):
                 ikw["ParameterOverrides"] = params(inst["parameter_overrides"])
             op = cfn.create_stack_instances(**ikw)["OperationId"]
-            st = cfn.describe_stack_set_operation(StackSetName=name, OperationId=op)
-            status = st["StackSetOperation"]["Status"]
+            status = wait_operation(cfn, name, op)
             if status != "SUCCEEDED":
-                raise RuntimeError(f"stack set {name}: operation {op} is {status}")
+                results = cfn.list_stack_set_operation_results(StackSetName=name, OperationId=op)
+                reasons = sorted(
+                    {
+                        f"{r['Account']} {r['Region']}: {r.get('StatusReason')}"
+                        for r in results["Summaries"]
+                        if r["Status"] != "SUCCEEDED"
+                    }
+                )
+                raise RuntimeError(f"stack set {name}: operation {op} is {status}: {reasons}")
             log(f"stack set {name}: {len(accts)} account(s) x {regions}")
-        summaries = cfn.list_stack_instances(StackSetName=name)["Summaries"]
+        summaries = [
+            row
+            for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=name)
+            for row in page["Summaries"]
+        ]
         out[name] = {
             "id": stack_set_id,
             "region": region,
@@ -389,10 +555,59 @@ def create_stack_sets(
     return out
 
 
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+
+
+def trusted_principals(spec: dict[str, Any]) -> list[str]:
+    value = spec.get("trusted_access", [])
+    if value is True:
+        return [STACKSETS_PRINCIPAL]
+    if value is False or value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError("trusted_access must be true or a list of service principals")
+    return list(value)
+
+
+def delegated_entries(
+    spec: dict[str, Any], accounts: list[dict[str, Any]]
+) -> list[tuple[str, str]]:
+    names = {a["name"] for a in accounts}
+    out: list[tuple[str, str]] = []
+    for entry in spec.get("delegated_administrators", []):
+        if not isinstance(entry, dict) or "account" not in entry:
+            raise SpecError(f"delegated_administrators entry needs an account: {entry!r}")
+        ref = str(entry["account"])
+        if ref not in names and not (ref.isdigit() and len(ref) == 12):
+            raise SpecError(f"delegated_administrators: unknown account {ref!r}")
+        out.append((ref, str(entry.get("service_principal") or STACKSETS_PRINCIPAL)))
+    return out
+
+
+def organization_access(
+    org: Any, principals: list[str], delegated: list[tuple[str, str]], ids: dict[str, str]
+) -> list[list[str]]:
+    """Trusted access and delegated administrators ("Activate trusted access for StackSets with
+    AWS Organizations" and "Register a delegated administrator member account", AWS
+    CloudFormation User Guide)."""
+    for principal in principals:
+        org.enable_aws_service_access(ServicePrincipal=principal)
+        log(f"trusted access for {principal}")
+    out: list[list[str]] = []
+    for ref, principal in delegated:
+        account_id = ids.get(ref, ref)
+        org.register_delegated_administrator(AccountId=account_id, ServicePrincipal=principal)
+        log(f"delegated administrator {ref} ({account_id}) for {principal}")
+        out.append([account_id, principal])
+    return out
+
+
 def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> dict[str, Any]:
     accounts = expand_accounts(spec)
     paths = ou_paths(spec, accounts)
     validate_stack_sets(spec.get("stack_sets", []), accounts, paths, base_dir)
+    principals = trusted_principals(spec)
+    delegated = delegated_entries(spec, accounts)
     if reset:
         moto_api(endpoint, "/moto-api/reset")
         log("moto state reset")
@@ -424,6 +639,9 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
             for fut in concurrent.futures.as_completed(futs):
                 ids[futs[fut]["name"]] = fut.result()
     log(f"{len(accounts)} account(s) created in {time.monotonic() - t0:.1f} s")
+    sequential = seed_value is not None or len(accounts) < 8
+    prepare_roles(session, endpoint, spec, accounts, ids, sequential)
+    registered = organization_access(org, principals, delegated, ids)
 
     accounts_out: dict[str, dict[str, Any]] = {}
     for acc in accounts:
@@ -433,6 +651,8 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
             "ou_path": acc["ou"],
             "parent_id": ou_ids[acc["ou"]],
             "status": "SUSPENDED" if acc["suspended"] else "ACTIVE",
+            "execution_role": acc["execution_role"] and bool(spec.get("execution_roles", True)),
+            "enabled_regions": acc["enabled_regions"],
         }
 
     stack_sets = create_stack_sets(
@@ -447,6 +667,8 @@ def seed(endpoint: str, spec: dict[str, Any], base_dir: Path, reset: bool) -> di
         "ous": {p: i for p, i in ou_ids.items() if p != "/"},
         "accounts": accounts_out,
         "stack_sets": stack_sets,
+        "trusted_access": principals,
+        "delegated_administrators": registered,
     }
 
 

@@ -525,7 +525,7 @@ fn suspended_accounts_are_skipped_and_their_instances_left_alone() {
             "accounts": [
                 {"name": "prod-a", "ou": "/Prod"},
                 {"name": "closed-new", "ou": "/Prod", "suspended": true},
-                {"name": "closed-old", "ou": "/Prod", "suspended": true},
+                {"name": "closed-old", "ou": "/Prod"},
             ],
             "stack_sets": [{
                 "name": "marker",
@@ -541,6 +541,13 @@ fn suspended_accounts_are_skipped_and_their_instances_left_alone() {
         account_id(&org, "prod-a"),
         account_id(&org, "closed-new"),
         account_id(&org, "closed-old"),
+    );
+    // closed-old got its instance while active; StackSets skips suspended accounts, so it is
+    // closed only now.
+    boto3(
+        &moto,
+        r#"client("organizations").close_account(AccountId=ARGS)"#,
+        json!(closed_old),
     );
     let ws = Workspace::new()
         .with_marker_template()

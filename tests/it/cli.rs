@@ -333,9 +333,9 @@ fn init_writes_a_commented_starter_that_validates_and_plans_as_written() {
             "#   \"/Security\",       # {}, 2 accounts",
             org["ous"]["/Security"].as_str().unwrap()
         ),
-        // moto has no Account API: init says so, and falls back to the home region.
-        "# stackfleet could not list the enabled regions (the endpoint answered ListRegions with HTTP 404".to_string(),
-        "regions = [\"us-east-1\"]".to_string(),
+        // The regions the Account API lists as enabled, the home region first.
+        "# The regions enabled in account 123456789012 (Account ListRegions).".to_string(),
+        "regions = [\"us-east-1\", \"ap-northeast-1\",".to_string(),
         "template = \"templates/s3-policy-monitor.yaml\"".to_string(),
     ] {
         assert!(text.contains(&expected), "{expected:?} in:\n{text}");
@@ -377,6 +377,22 @@ fn init_writes_a_commented_starter_that_validates_and_plans_as_written() {
         std::fs::read_to_string(ws.path().join("fleet.toml")).unwrap(),
         text
     );
+}
+
+#[test]
+fn init_falls_back_to_the_home_region_on_an_endpoint_without_the_account_api() {
+    // Plain moto has no Account API: init says so, and falls back to the home region.
+    let moto = Moto::plain();
+    seed_example(&moto);
+    let ws = Workspace::new();
+    stackfleet(&moto, ws.path(), &["init"]).assert_code(0);
+    let text = std::fs::read_to_string(ws.path().join("fleet.toml")).expect("fleet.toml written");
+    for expected in [
+        "# stackfleet could not list the enabled regions (the endpoint answered ListRegions with HTTP 404",
+        "regions = [\"us-east-1\"]",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
 }
 
 #[test]

@@ -46,8 +46,8 @@ fn partly_covered() -> (Moto, Value, Workspace) {
         r#"
 cf = client("cloudformation")
 def done(op):
-    status = cf.describe_stack_set_operation(StackSetName="marker", OperationId=op["OperationId"])
-    assert status["StackSetOperation"]["Status"] == "SUCCEEDED", status
+    status = wait("marker", op["OperationId"])
+    assert status == "SUCCEEDED", status
 for accounts, regions in ARGS["delete"]:
     done(cf.delete_stack_instances(StackSetName="marker", Accounts=accounts, Regions=regions,
                                    RetainStacks=False))

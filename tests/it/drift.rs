@@ -1,8 +1,9 @@
-//! `stackfleet drift` end to end. moto implements neither DetectStackSetDrift nor
-//! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error), and its
-//! ListStackInstances carries no DriftStatus; detection itself is proven with canned responses in
-//! crates/executor. Here: the command fails fast and cleanly on such an endpoint, and
-//! `--no-detect` reports what StackSets lists.
+//! `stackfleet drift` end to end. On the emulator: `--no-detect` reports what StackSets lists
+//! (NOT_CHECKED before any detection), a detection is a DETECT_DRIFT operation that finds the
+//! fresh deployment in sync, and an event rule changed in a member account is reported DRIFTED
+//! down to the changed property. Plain moto implements neither DetectStackSetDrift nor
+//! ListStackInstanceResourceDrifts (it answers HTTP 500 without an AWS error): there the command
+//! fails fast and cleanly.
 
 use std::time::{Duration, Instant};
 
@@ -31,8 +32,7 @@ accounts = ["123456789012"]
 "#;
 
 /// Two accounts in /Prod and the management account, all deployed in both regions.
-fn deployed() -> (Moto, Value, Workspace) {
-    let moto = Moto::start();
+fn deployed(moto: Moto) -> (Moto, Value, Workspace) {
     let org = seed(
         &moto,
         json!({
@@ -69,10 +69,33 @@ result = sorted(s["Action"] for s in summaries)
 }
 
 #[test]
-fn detection_fails_fast_on_moto_and_no_detect_reports_not_checked() {
-    let (moto, org, ws) = deployed();
+fn detection_fails_fast_on_an_endpoint_without_it() {
+    let (moto, _, ws) = deployed(Moto::plain());
     detection_on_an_endpoint_without_it_fails_fast_and_cleanly(&moto, &ws);
+}
+
+#[test]
+fn no_detect_reports_not_checked_and_detection_finds_the_deployment_in_sync() {
+    let (moto, org, ws) = deployed(Moto::start());
     no_detect_reports_every_instance_as_not_checked(&moto, &org, &ws);
+
+    let run = stackfleet(
+        &moto,
+        ws.path(),
+        &["drift", "--output", "json", "--fail-on-drift"],
+    );
+    run.assert_code(0);
+    let report = run.json();
+    assert_eq!(report["drifted_instances"], 0, "{report:#}");
+    assert_eq!(report["stack_sets"][0]["detection_status"], "SUCCEEDED");
+    let instances = report["stack_sets"][0]["instances"]
+        .as_array()
+        .expect("instances");
+    assert_eq!(instances.len(), 6, "{report:#}");
+    for instance in instances {
+        assert_eq!(instance["drift_status"], "IN_SYNC", "{report:#}");
+    }
+    assert_eq!(operation_actions(&moto), json!(["CREATE", "DETECT_DRIFT"]));
 }
 
 /// moto answers DetectStackSetDrift with HTTP 500: one clear error within seconds, nothing on
@@ -113,8 +136,8 @@ fn detection_on_an_endpoint_without_it_fails_fast_and_cleanly(moto: &Moto, ws: &
     assert_eq!(operation_actions(moto), json!(["CREATE"]));
 }
 
-/// `--no-detect` reads what StackSets lists: moto gives no DriftStatus, so every instance is
-/// NOT_CHECKED, and no detection ever ran.
+/// `--no-detect` reads what StackSets lists: no detection ran yet, so every instance is
+/// NOT_CHECKED.
 fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws: &Workspace) {
     let before = moto.state();
 
@@ -164,7 +187,7 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
     );
     assert_eq!(report["drifted_instances"], 0);
     assert_eq!(report["stack_sets"][0]["name"], "marker");
-    // moto has never run a drift detection: none to report.
+    // No drift detection has run yet: none to report.
     assert_eq!(report["stack_sets"][0]["operation_id"], Value::Null);
     assert_eq!(report["stack_sets"][0]["detection_status"], Value::Null);
     assert_eq!(
@@ -205,5 +228,96 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
         operation_actions(moto),
         json!(["CREATE"]),
         "no DETECT_DRIFT"
+    );
+}
+
+const MONITOR_FLEET: &str = r#"[organization]
+home_region = "us-east-1"
+management_account = "123456789012"
+
+[[stack_sets]]
+name = "monitor"
+template = "templates/s3-policy-monitor.yaml"
+permission_model = "self-managed"
+regions = ["us-east-1"]
+parameters = { NotificationEmail = "secops@example.com" }
+
+[stack_sets.targets]
+organizational_units = ["/Prod"]
+"#;
+
+/// The monitor deployed by `stackfleet apply`; then, as one member account, its event rule is
+/// narrowed with the ordinary EventBridge API. Detection finds exactly that instance DRIFTED, with
+/// the rule MODIFIED at the changed event name, and `--fail-on-drift` exits 2.
+#[test]
+fn a_rule_changed_in_a_member_account_is_reported_as_drift() {
+    let moto = Moto::start();
+    let org = seed(
+        &moto,
+        json!({
+            "seed": 29,
+            "ous": ["/Prod"],
+            "accounts": [{"name": "prod-a", "ou": "/Prod"}, {"name": "prod-b", "ou": "/Prod"}],
+        }),
+    );
+    let ws = Workspace::new()
+        .copy_from_repo("templates/s3-policy-monitor.yaml")
+        .with_fleet(MONITOR_FLEET);
+    stackfleet(&moto, ws.path(), &["apply", "--auto-approve", "--quiet"]).assert_code(0);
+
+    let prod_a = account_id(&org, "prod-a");
+    boto3(
+        &moto,
+        r#"
+events = client("events", account=ARGS)
+[rule] = events.list_rules()["Rules"]
+pattern = json.loads(rule["EventPattern"])
+pattern["detail"]["eventName"] = ["PutBucketPolicy"]
+events.put_rule(Name=rule["Name"], EventPattern=json.dumps(pattern), State=rule["State"],
+                Description=rule.get("Description", ""))
+"#,
+        json!(prod_a),
+    );
+
+    let run = stackfleet(
+        &moto,
+        ws.path(),
+        &["drift", "--output", "json", "--fail-on-drift"],
+    );
+    run.assert_code(2);
+    let report = run.json();
+    assert_eq!(report["drifted_instances"], 1, "{report:#}");
+    let instances = report["stack_sets"][0]["instances"]
+        .as_array()
+        .expect("instances");
+    for instance in instances {
+        let expected = if instance["account"] == prod_a.as_str() {
+            "DRIFTED"
+        } else {
+            "IN_SYNC"
+        };
+        assert_eq!(instance["drift_status"], expected, "{report:#}");
+    }
+    let drifted = instances
+        .iter()
+        .find(|i| i["account"] == prod_a.as_str())
+        .expect("prod-a's instance");
+    let rule = drifted["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["resource_type"] == "AWS::Events::Rule")
+        .unwrap_or_else(|| panic!("the rule among the drifted resources: {report:#}"));
+    assert_eq!(rule["status"], "MODIFIED", "{report:#}");
+    assert!(
+        rule["differences"]
+            .as_array()
+            .expect("differences")
+            .iter()
+            .any(|d| d["path"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("/EventPattern/detail/eventName")),
+        "{report:#}"
     );
 }

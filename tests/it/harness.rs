@@ -1,4 +1,5 @@
-//! What every end-to-end test needs: a private moto server, the seed script, the real
+//! What every end-to-end test needs: a private emulator (moto with the faithful StackSets layer of
+//! `tests/emulator`, or plain moto with `STACKFLEET_EMULATOR=moto`), the seed script, the real
 //! `stackfleet` binary with a clean AWS environment, and a scratch directory for fleet.toml.
 //!
 //! ```ignore
@@ -69,16 +70,37 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server -p 0` and waits until it reports its port. Its stderr keeps being
-    /// drained in a thread, since moto stops answering once that pipe is full.
+    /// Starts the emulator on port 0 and waits until it reports its port: the faithful
+    /// StackSets emulator (`python -m tests.emulator`, see README.md "The emulator"), or plain
+    /// `moto_server` when `STACKFLEET_EMULATOR=moto`, as `scripts/moto` does. Its stderr keeps
+    /// being drained in a thread, since moto stops answering once that pipe is full.
     pub fn start() -> Moto {
-        let mut child = Command::new(venv("moto_server"))
+        match std::env::var("STACKFLEET_EMULATOR").as_deref() {
+            Ok("moto") => Moto::plain(),
+            Ok("faithful") | Err(std::env::VarError::NotPresent) => {
+                let mut python = Command::new(venv("python"));
+                python.current_dir(REPO).args(["-m", "tests.emulator"]);
+                Moto::spawn(python)
+            }
+            Ok(other) => panic!("STACKFLEET_EMULATOR must be 'faithful' or 'moto', not {other:?}"),
+            Err(e) => panic!("STACKFLEET_EMULATOR: {e}"),
+        }
+    }
+
+    /// Plain `moto_server`, whatever `STACKFLEET_EMULATOR` says: for the tests of how stackfleet
+    /// copes with an endpoint that lacks an API.
+    pub fn plain() -> Moto {
+        Moto::spawn(Command::new(venv("moto_server")))
+    }
+
+    fn spawn(mut command: Command) -> Moto {
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("moto_server starts");
+            .expect("the emulator starts");
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel::<Result<String, String>>();
         std::thread::spawn(move || {
@@ -101,12 +123,12 @@ impl Moto {
             Ok(Ok(url)) => url,
             Ok(Err(output)) => {
                 let _ = child.wait();
-                panic!("moto_server exited before reporting its port:\n{output}");
+                panic!("the emulator exited before reporting its port:\n{output}");
             }
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("moto_server did not report its port within {MOTO_START_TIMEOUT:?}");
+                panic!("the emulator did not report its port within {MOTO_START_TIMEOUT:?}");
             }
         };
         Moto { child, url }
@@ -263,10 +285,12 @@ fn run_seed(moto: &Moto, args: &[&str], spec: Option<Value>) -> Value {
 }
 
 /// What every [`boto3`] snippet starts with: `ENDPOINT`, `ARGS` (the JSON argument), `client()`
-/// acting as any account (moto models `AssumeRole` into any account id), `instances()`, and
-/// `stacks()` (the member stacks one account holds in one region).
+/// acting as any account (moto models `AssumeRole` into any account id), `instances()` (every
+/// page), `wait(stack_set, operation_id)` (until the operation ended: its status), and
+/// `stacks()` (the member stacks one account holds in one region, named `StackSet:<stack set>`
+/// whichever emulator runs).
 const BOTO3_PRELUDE: &str = r#"
-import json, sys
+import json, re, sys
 import boto3
 from botocore.config import Config
 
@@ -289,12 +313,31 @@ def client(service, region="us-east-1", account=None):
     return boto3.client(service, endpoint_url=ENDPOINT, region_name=region, config=_CFG, **keys)
 
 def instances(stack_set):
-    summaries = client("cloudformation").list_stack_instances(StackSetName=stack_set)["Summaries"]
-    return sorted([s["Account"], s["Region"]] for s in summaries)
+    pages = client("cloudformation").get_paginator("list_stack_instances").paginate(StackSetName=stack_set)
+    return sorted([s["Account"], s["Region"]] for page in pages for s in page["Summaries"])
+
+def wait(stack_set, operation_id):
+    """Polls DescribeStackSetOperation until the operation has ended; returns its status."""
+    import time
+    cf = client("cloudformation")
+    while True:
+        status = cf.describe_stack_set_operation(StackSetName=stack_set, OperationId=operation_id)[
+            "StackSetOperation"]["Status"]
+        if status not in ("QUEUED", "RUNNING", "STOPPING"):
+            return status
+        time.sleep(0.01)
+
+# AWS names a member stack StackSet-<stack set>-<uuid> (the emulator too), plain moto
+# StackSet:<stack set>: stacks() shows both as StackSet:<stack set>, without the random part.
+_MEMBER = re.compile(r"^StackSet-(.+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+def member_name(name):
+    m = _MEMBER.match(name)
+    return f"StackSet:{m.group(1)}" if m else name
 
 def stacks(account, region):
     out = client("cloudformation", region, account).describe_stacks()["Stacks"]
-    return [{"name": s["StackName"], "status": s["StackStatus"],
+    return [{"name": member_name(s["StackName"]), "status": s["StackStatus"],
              "outputs": {o["OutputKey"]: o["OutputValue"] for o in s.get("Outputs", [])},
              "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in s.get("Parameters", [])}}
             for s in out]
