@@ -71,6 +71,8 @@ def test_enable_then_disable_goes_through_enabling_and_disabling(emulator: Any) 
     emulator.config(time_scale=0.0001)
     account.disable_region(RegionName="af-south-1")  # already DISABLED: nothing happens
     wait_status(account, "ap-east-1", "ENABLED")
+    # DISABLING must outlast the next call even on a loaded machine: 300 emulated seconds = 3 s.
+    emulator.config(time_scale=0.01)
     account.disable_region(RegionName="ap-east-1")
     with pytest.raises(ClientError) as err:
         account.enable_region(RegionName="ap-east-1")
