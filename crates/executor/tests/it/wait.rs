@@ -122,9 +122,10 @@ async fn an_operation_that_outlives_the_timeout_is_left_running_and_the_rest_not
         1,
         "op-2 must not start while op-1 may still run"
     );
-    // 1 ms, 1 ms, 2 ms, 3 ms, then 5 ms waits: a handful of polls in 30 ms, not a busy loop.
+    // 1 ms, 1 ms, 2 ms, 3 ms, then 5 ms waits: a handful of polls in 30 ms, not a busy loop. A
+    // loaded machine may fit only one poll in 30 ms, so only the upper bound is strict.
     assert!(
-        (3..=30).contains(&describe.num_calls()),
+        (1..=30).contains(&describe.num_calls()),
         "{}",
         describe.num_calls()
     );
