@@ -9,6 +9,7 @@ mod apply;
 mod cli;
 mod coverage;
 mod coverage_html;
+mod doctor;
 mod drift;
 mod harness;
 mod plan;

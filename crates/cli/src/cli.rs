@@ -104,6 +104,14 @@ pub enum Command {
   stackfleet drift
   stackfleet drift --fail-on-drift --output markdown")]
     Drift(DriftArgs),
+    /// Check what the fleet's alerts need, without changing anything: StackSets access, CloudTrail,
+    /// opt-in regions and the caller's read permissions.
+    ///
+    /// Exits 0 when everything holds, 2 when something does not, 1 on error.
+    #[command(after_help = "Examples:
+  stackfleet doctor
+  stackfleet doctor --output markdown")]
+    Doctor(DoctorArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   stackfleet completions bash > ~/.local/share/bash-completion/completions/stackfleet
@@ -166,6 +174,14 @@ pub struct DriftArgs {
     pub fail_on_drift: bool,
 }
 
+/// `stackfleet doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How to print the findings.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
 /// `stackfleet coverage`.
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
@@ -181,6 +197,10 @@ pub struct CoverageArgs {
     /// Show every account, not only those that are not fully covered.
     #[arg(long)]
     pub detail: bool,
+    /// Count cells whose CloudTrail delivery is unverified (no organization trail visible) as
+    /// not covered.
+    #[arg(long)]
+    pub require_trail: bool,
     /// Write the report in the --output format to FILE, and print the table on stdout (CI: a file
     /// to keep and a table in the log). Checked before any AWS call.
     #[arg(long, value_name = "FILE")]

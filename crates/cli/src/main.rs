@@ -1,6 +1,7 @@
 //! The `stackfleet` binary: parses arguments, runs one subcommand, reports errors once.
 
 mod aws;
+mod checks;
 mod cli;
 mod commands;
 mod diagnostics;
@@ -119,6 +120,14 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
         Command::Drift(args) => {
             let drifted = runtime()?.block_on(commands::drift::run(config, &aws, args, printer))?;
             Ok(if args.fail_on_drift && drifted {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Doctor(args) => {
+            let fails = runtime()?.block_on(commands::doctor::run(config, &aws, args, printer))?;
+            Ok(if fails {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod coverage;
+pub mod doctor;
 pub mod drift;
 pub mod help;
 pub mod init;
