@@ -12,6 +12,7 @@ mod coverage_html;
 mod doctor;
 mod drift;
 mod harness;
+mod iam_policy;
 mod plan;
 mod proxy;
 mod reliability;

@@ -112,6 +112,14 @@ pub enum Command {
   stackfleet doctor
   stackfleet doctor --output markdown")]
     Doctor(DoctorArgs),
+    /// Print the least-privilege IAM policy stackfleet needs, derived from the calls it makes.
+    ///
+    /// `--for plan` is read-only (plan, coverage, drift --no-detect, doctor); `--for apply` adds
+    /// what apply and drift detection change. Makes no AWS call.
+    #[command(after_help = "Examples:
+  stackfleet iam-policy --for plan > stackfleet-plan-policy.json
+  stackfleet iam-policy --for apply --call-as delegated-admin")]
+    IamPolicy(IamPolicyArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   stackfleet completions bash > ~/.local/share/bash-completion/completions/stackfleet
@@ -180,6 +188,36 @@ pub struct DoctorArgs {
     /// How to print the findings.
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+/// `stackfleet iam-policy`.
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Which role: `plan` (read-only) or `apply`.
+    #[arg(long = "for", value_enum, value_name = "ROLE")]
+    pub role: PolicyFor,
+    /// As whom stackfleet calls StackSets (organization.call_as).
+    #[arg(long, value_enum, default_value_t = PolicyCallAs::SelfAccount)]
+    pub call_as: PolicyCallAs,
+}
+
+/// `iam-policy --for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFor {
+    /// plan, coverage, drift --no-detect, doctor: reads only.
+    Plan,
+    /// Everything, including apply and drift detection.
+    Apply,
+}
+
+/// `iam-policy --call-as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyCallAs {
+    /// The management account.
+    #[value(name = "self")]
+    SelfAccount,
+    /// A delegated StackSets administrator.
+    DelegatedAdmin,
 }
 
 /// `stackfleet coverage`.

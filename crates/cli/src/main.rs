@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod diagnostics;
 mod error;
+mod iam;
 mod logging;
 mod out_file;
 mod printer;
@@ -135,6 +136,10 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
         }
         Command::Apply(args) => {
             runtime()?.block_on(commands::apply::run(config, &aws, args, printer))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::IamPolicy(args) => {
+            commands::iam_policy::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(args) => {

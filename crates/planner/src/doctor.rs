@@ -144,7 +144,7 @@ pub fn findings(fleet: &Fleet, facts: &Facts) -> Vec<Finding> {
                 Level::Fail,
                 what,
                 format!("plan and coverage cannot read it: {e}"),
-                Some("allow the action for the role stackfleet runs as"),
+                Some("allow the action for the role stackfleet runs as (`stackfleet iam-policy --for plan`)"),
             ),
         });
     }
