@@ -269,3 +269,44 @@ fn doctor_makes_only_read_calls() {
         );
     }
 }
+
+/// A service-managed fleet: doctor reads trusted access from Organizations and reports it until
+/// it holds; the delegated administrator is checked only with `call_as = "delegated-admin"`. (moto does not know the StackSets principal in
+/// ListDelegatedAdministrators, so the registration itself is judged by the planner's tests.)
+#[test]
+fn doctor_checks_trusted_access_for_service_managed_fleets() {
+    let moto = Moto::start();
+    seed_example(&moto);
+    healthy_trail(&moto);
+    let fleet = FLEET.replace("self-managed", "service-managed").replace(
+        "management_account = \"123456789012\"",
+        "management_account = \"123456789012\"\ncall_as = \"delegated-admin\"",
+    );
+    let ws = Workspace::new().with_marker_template().with_fleet(&fleet);
+    let found = doctor(&moto, &ws, 2);
+    assert_eq!(level(&found, "trusted-access", ""), "fail");
+    assert!(found.contains_key(&("delegated-admin".to_string(), "123456789012".to_string())));
+    assert!(
+        !found
+            .keys()
+            .any(|(check, _)| check == "administration-role")
+    );
+
+    boto3(
+        &moto,
+        r#"
+client("organizations").enable_aws_service_access(
+    ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
+"#,
+        Value::Null,
+    );
+    // As the management account, with trusted access on, everything holds.
+    ws.edit(
+        "fleet.toml",
+        "call_as = \"delegated-admin\"",
+        "call_as = \"self\"",
+    );
+    let found = doctor(&moto, &ws, 0);
+    assert_eq!(level(&found, "trusted-access", ""), "ok");
+    assert!(!found.keys().any(|(check, _)| check == "delegated-admin"));
+}
