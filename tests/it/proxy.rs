@@ -925,7 +925,24 @@ fn operation_of(request: &Message) -> String {
     parse_form(&String::from_utf8_lossy(&request.body))
         .into_iter()
         .find(|(k, _)| k == "Action")
-        .map_or_else(|| "unknown".to_string(), |(_, v)| v)
+        .map_or_else(|| rest_operation(request), |(_, v)| v)
+}
+
+/// A REST-JSON operation (the Account API's `POST /listRegions`) by its path: `ListRegions`.
+fn rest_operation(request: &Message) -> String {
+    let path = request.start.split_whitespace().nth(1).unwrap_or("");
+    let name = path
+        .trim_start_matches('/')
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) if name.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            first.to_ascii_uppercase().to_string() + chars.as_str()
+        }
+        _ => "unknown".to_string(),
+    }
 }
 
 fn parse_form(body: &str) -> Vec<(String, String)> {

@@ -104,6 +104,22 @@ pub enum Command {
   stackfleet drift
   stackfleet drift --fail-on-drift --output markdown")]
     Drift(DriftArgs),
+    /// Check what the fleet's alerts need, without changing anything: StackSets access, CloudTrail,
+    /// opt-in regions and the caller's read permissions.
+    ///
+    /// Exits 0 when everything holds, 2 when something does not, 1 on error.
+    #[command(after_help = "Examples:
+  stackfleet doctor
+  stackfleet doctor --output markdown")]
+    Doctor(DoctorArgs),
+    /// Print the least-privilege IAM policy stackfleet needs, derived from the calls it makes.
+    ///
+    /// `--for plan` is read-only (plan, coverage, drift --no-detect, doctor); `--for apply` adds
+    /// what apply and drift detection change. Makes no AWS call.
+    #[command(after_help = "Examples:
+  stackfleet iam-policy --for plan > stackfleet-plan-policy.json
+  stackfleet iam-policy --for apply --call-as delegated-admin")]
+    IamPolicy(IamPolicyArgs),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   stackfleet completions bash > ~/.local/share/bash-completion/completions/stackfleet
@@ -166,6 +182,44 @@ pub struct DriftArgs {
     pub fail_on_drift: bool,
 }
 
+/// `stackfleet doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How to print the findings.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `stackfleet iam-policy`.
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// Which role: `plan` (read-only) or `apply`.
+    #[arg(long = "for", value_enum, value_name = "ROLE")]
+    pub role: PolicyFor,
+    /// As whom stackfleet calls StackSets (organization.call_as).
+    #[arg(long, value_enum, default_value_t = PolicyCallAs::SelfAccount)]
+    pub call_as: PolicyCallAs,
+}
+
+/// `iam-policy --for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyFor {
+    /// plan, coverage, drift --no-detect, doctor: reads only.
+    Plan,
+    /// Everything, including apply and drift detection.
+    Apply,
+}
+
+/// `iam-policy --call-as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyCallAs {
+    /// The management account.
+    #[value(name = "self")]
+    SelfAccount,
+    /// A delegated StackSets administrator.
+    DelegatedAdmin,
+}
+
 /// `stackfleet coverage`.
 #[derive(Debug, Args)]
 pub struct CoverageArgs {
@@ -181,6 +235,10 @@ pub struct CoverageArgs {
     /// Show every account, not only those that are not fully covered.
     #[arg(long)]
     pub detail: bool,
+    /// Count cells whose CloudTrail delivery is unverified (no organization trail visible) as
+    /// not covered.
+    #[arg(long)]
+    pub require_trail: bool,
     /// Write the report in the --output format to FILE, and print the table on stdout (CI: a file
     /// to keep and a table in the log). Checked before any AWS call.
     #[arg(long, value_name = "FILE")]

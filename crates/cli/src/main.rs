@@ -1,10 +1,12 @@
 //! The `stackfleet` binary: parses arguments, runs one subcommand, reports errors once.
 
 mod aws;
+mod checks;
 mod cli;
 mod commands;
 mod diagnostics;
 mod error;
+mod iam;
 mod logging;
 mod out_file;
 mod printer;
@@ -124,8 +126,20 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Doctor(args) => {
+            let fails = runtime()?.block_on(commands::doctor::run(config, &aws, args, printer))?;
+            Ok(if fails {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Apply(args) => {
             runtime()?.block_on(commands::apply::run(config, &aws, args, printer))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::IamPolicy(args) => {
+            commands::iam_policy::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Completions(args) => {

@@ -21,6 +21,8 @@ pub struct Session {
     pub orgs: aws_sdk_organizations::Client,
     /// The account the calls are made as.
     pub caller_account: String,
+    /// The configuration the clients were made from (for clients in other regions).
+    pub sdk: SdkConfig,
 }
 
 /// Loads credentials the standard way (with `--profile`), in `region` (the chain's when `None`),
@@ -78,6 +80,7 @@ pub async fn connect(
         cfn: aws_sdk_cloudformation::Client::new(&config),
         orgs: aws_sdk_organizations::Client::new(&config),
         caller_account: caller.account,
+        sdk: config,
     })
 }
 

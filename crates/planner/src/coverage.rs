@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::diagnostic::Diagnostics;
 use crate::fleet::Fleet;
 use crate::inventory::{AccountStatus, Inventory};
+use crate::monitor::{RegionDelivery, Selection};
 use crate::observed::{DetailedStatus, DriftStatus, InstanceStatus, Observed, ObservedInstance};
 use crate::targets::{Resolver, SkipReason, ou_paths};
 
@@ -35,6 +36,12 @@ pub enum CoverageStatus {
     Unmanaged,
     /// An active account that no target selects and no exclusion names.
     Untargeted,
+    /// Covered by an instance, but no logging trail records the bucket calls in this region: the
+    /// monitor cannot alert. Counts as not covered.
+    Blind,
+    /// Covered by an instance, but whether a trail records the calls is unknown (no organization
+    /// trail visible). Counts as covered unless `--require-trail`.
+    Unverified,
 }
 
 impl CoverageStatus {
@@ -51,11 +58,13 @@ impl CoverageStatus {
             CoverageStatus::NotDeployable => "not-deployable",
             CoverageStatus::Unmanaged => "unmanaged",
             CoverageStatus::Untargeted => "untargeted",
+            CoverageStatus::Blind => "blind",
+            CoverageStatus::Unverified => "unverified",
         }
     }
 
     /// Every status, in legend order.
-    pub const ALL: [CoverageStatus; 10] = [
+    pub const ALL: [CoverageStatus; 12] = [
         CoverageStatus::Covered,
         CoverageStatus::Missing,
         CoverageStatus::Failed,
@@ -66,7 +75,71 @@ impl CoverageStatus {
         CoverageStatus::NotDeployable,
         CoverageStatus::Unmanaged,
         CoverageStatus::Untargeted,
+        CoverageStatus::Blind,
+        CoverageStatus::Unverified,
     ];
+}
+
+impl CoverageStatus {
+    /// Whether a required cell with this status counts as covered; `unverified` does unless
+    /// `require_trail`.
+    pub fn counts_as_covered(self, require_trail: bool) -> bool {
+        match self {
+            CoverageStatus::Covered => true,
+            CoverageStatus::Unverified => !require_trail,
+            _ => false,
+        }
+    }
+}
+
+/// Effective coverage: turns `covered` cells into `blind` or `unverified` by what CloudTrail
+/// delivers in their region (`delivery`, per governed region; see [`crate::monitor::delivery`]),
+/// notes missing S3 data events on the cell, and counts again (`require_trail`: unverified cells
+/// count as not covered).
+pub fn with_delivery(
+    mut report: Coverage,
+    inventory: &Inventory,
+    delivery: &BTreeMap<String, RegionDelivery>,
+    require_trail: bool,
+) -> Coverage {
+    for set in &mut report.stack_sets {
+        for cell in &mut set.cells {
+            if cell.status != CoverageStatus::Covered {
+                continue;
+            }
+            match delivery.get(&cell.region) {
+                Some(RegionDelivery::Delivered { object_acl, .. }) => {
+                    cell.finding = match object_acl {
+                        Selection::All => None,
+                        Selection::Some(why) => Some(format!(
+                            "S3 data events for some objects only ({why}): PutObjectAcl elsewhere does not alert"
+                        )),
+                        Selection::None => Some(
+                            "no S3 data events: PutObjectAcl does not alert (the bucket calls do)"
+                                .to_string(),
+                        ),
+                    };
+                }
+                Some(RegionDelivery::Blind { reason }) => {
+                    cell.status = CoverageStatus::Blind;
+                    cell.reason = format!("deployed, but {reason}");
+                }
+                Some(RegionDelivery::Unverified { reason }) => {
+                    cell.status = CoverageStatus::Unverified;
+                    cell.reason = format!("deployed; trail unverified: {reason}");
+                }
+                None => {}
+            }
+        }
+        set.covered = set
+            .cells
+            .iter()
+            .filter(|c| c.required && c.status.counts_as_covered(require_trail))
+            .count();
+        set.percent = percent(set.covered, set.required);
+    }
+    report.summary = summarize(inventory, &report.stack_sets, require_trail);
+    report
 }
 
 /// One account × region of one stack set.
@@ -86,6 +159,10 @@ pub struct CoverageCell {
     pub reason: String,
     /// Whether the cell counts toward `required`.
     pub required: bool,
+    /// Something that weakens the alert without blinding it (S3 data events not selected, so
+    /// `PutObjectAcl` does not alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finding: Option<String>,
 }
 
 /// Coverage of one stack set.
@@ -146,6 +223,9 @@ pub struct CoverageSummary {
     pub uncovered_accounts: Vec<AccountRef>,
     /// Per OU, root first.
     pub organizational_units: Vec<OuCoverage>,
+    /// Whether `unverified` cells were counted as not covered (`--require-trail`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_trail: bool,
 }
 
 /// The whole coverage report.
@@ -233,13 +313,14 @@ pub fn coverage(
                     status,
                     reason,
                     required,
+                    finding: None,
                 });
             }
         }
         let required = cells.iter().filter(|c| c.required).count();
         let covered = cells
             .iter()
-            .filter(|c| c.required && c.status == CoverageStatus::Covered)
+            .filter(|c| c.required && c.status.counts_as_covered(false))
             .count();
         stack_sets.push(StackSetCoverage {
             name: spec.name.clone(),
@@ -255,7 +336,7 @@ pub fn coverage(
         diagnostics.dedup();
         return Err(Diagnostics(diagnostics));
     }
-    let summary = summarize(inventory, &stack_sets);
+    let summary = summarize(inventory, &stack_sets, false);
     Ok(Coverage {
         organization_id: inventory.organization_id.clone(),
         stack_sets,
@@ -390,7 +471,11 @@ fn classify(
     }
 }
 
-fn summarize(inventory: &Inventory, stack_sets: &[StackSetCoverage]) -> CoverageSummary {
+fn summarize(
+    inventory: &Inventory,
+    stack_sets: &[StackSetCoverage],
+    require_trail: bool,
+) -> CoverageSummary {
     let mut by_status: BTreeMap<CoverageStatus, usize> = BTreeMap::new();
     let mut covered_accounts: BTreeSet<&str> = BTreeSet::new();
     let mut statuses: BTreeMap<&str, BTreeSet<CoverageStatus>> = BTreeMap::new();
@@ -403,13 +488,13 @@ fn summarize(inventory: &Inventory, stack_sets: &[StackSetCoverage]) -> Coverage
                 .entry(&cell.account)
                 .or_default()
                 .insert(cell.status);
-            if cell.status == CoverageStatus::Covered {
+            if cell.status.counts_as_covered(require_trail) {
                 covered_accounts.insert(&cell.account);
             }
             if !cell.required || cell.ou_path.is_empty() {
                 continue;
             }
-            let covered = usize::from(cell.status == CoverageStatus::Covered);
+            let covered = usize::from(cell.status.counts_as_covered(require_trail));
             for ancestor in ancestors(&cell.ou_path) {
                 let entry = per_ou.entry(ancestor).or_default();
                 entry.0 += 1;
@@ -434,6 +519,7 @@ fn summarize(inventory: &Inventory, stack_sets: &[StackSetCoverage]) -> Coverage
         })
         .collect();
     CoverageSummary {
+        require_trail,
         required,
         covered,
         percent: percent(covered, required),

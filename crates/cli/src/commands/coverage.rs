@@ -2,8 +2,13 @@
 
 use std::path::Path;
 
-use stackfleet_planner::coverage::coverage;
+use std::collections::BTreeMap;
 
+use stackfleet_planner::coverage::{coverage, with_delivery};
+use stackfleet_planner::doctor::governed_regions;
+use stackfleet_planner::monitor::delivery;
+
+use crate::checks;
 use crate::cli::{CoverageArgs, CoverageFormat};
 use crate::commands::plan::write_stdout;
 use crate::error::CliError;
@@ -28,9 +33,23 @@ pub async fn run(
 ) -> Result<Outcome, CliError> {
     let out = args.out.as_deref().map(OutFile::open).transpose()?;
     let (fleet, session) = session::open(config, aws, printer).await?;
-    let (inventory, observed) = session::read_fleet(&session, &fleet, printer).await?;
+    let (read, trails) = tokio::join!(
+        session::read_fleet(&session, &fleet, printer),
+        checks::trails(&session.sdk, &fleet.organization.home_region)
+    );
+    let (inventory, observed) = read?;
     let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
         .map_err(CliError::Plan)?;
+    // Effective coverage: a trail that cannot be read leaves the cells unverified, not an error.
+    let trails = trails.map_err(|e| e.to_string());
+    let by_region: BTreeMap<String, _> = governed_regions(&fleet)
+        .into_iter()
+        .map(|r| {
+            let d = delivery(&trails, &r);
+            (r, d)
+        })
+        .collect();
+    let report = with_delivery(report, &inventory, &by_region, args.require_trail);
     let text = match args.output {
         CoverageFormat::Table => render::coverage::table(&report, args.detail),
         CoverageFormat::Json => render::coverage::json(&report, args.min_coverage),

@@ -24,6 +24,8 @@ pub(super) fn symbol(status: CoverageStatus) -> &'static str {
         CoverageStatus::NotDeployable => "N",
         CoverageStatus::Unmanaged => "U",
         CoverageStatus::Untargeted => "-",
+        CoverageStatus::Blind => "B",
+        CoverageStatus::Unverified => "?",
     }
 }
 
@@ -106,7 +108,7 @@ struct Row<'a> {
 }
 
 fn is_problem(c: &CoverageCell) -> bool {
-    (c.required && c.status != CoverageStatus::Covered) || c.status == CoverageStatus::Unmanaged
+    (c.required && !c.status.counts_as_covered(false)) || c.status == CoverageStatus::Unmanaged
 }
 
 /// The accounts of a stack set, in account order.
@@ -268,8 +270,24 @@ pub fn table(report: &Coverage, detail: bool) -> String {
                 let _ = writeln!(out, "  {n} × {reason}");
             }
         }
+        let findings = cell_findings(set);
+        if !findings.is_empty() {
+            let _ = writeln!(out, "Findings (the alert is weakened, not blind):");
+            for (finding, n) in findings {
+                let _ = writeln!(out, "  {n} × {finding}");
+            }
+        }
     }
     let _ = writeln!(out, "\nLegend: {}", legend());
+    out
+}
+
+/// Distinct cell findings (such as S3 data events not selected), with how many cells have each.
+fn cell_findings(set: &StackSetCoverage) -> BTreeMap<&str, usize> {
+    let mut out = BTreeMap::new();
+    for finding in set.cells.iter().filter_map(|c| c.finding.as_deref()) {
+        *out.entry(finding).or_default() += 1;
+    }
     out
 }
 

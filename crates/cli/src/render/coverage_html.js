@@ -7,7 +7,6 @@
   var started = performance.now();
   var data = JSON.parse(document.getElementById("coverage-data").textContent);
   var statuses = data.statuses;
-  var COVERED = indexOfLabel("covered");
   var UNMANAGED = indexOfLabel("unmanaged");
   var app = document.getElementById("app");
 
@@ -34,7 +33,7 @@
   function isProblem(code) {
     if (code === ".") return false;
     var s = statusOf(code);
-    return (isRequired(code) && s !== COVERED) || s === UNMANAGED;
+    return (isRequired(code) && !statuses[s].counts) || s === UNMANAGED;
   }
 
   // OU tree: parent and depth of each path, and each OU's ancestors (itself included).
@@ -181,7 +180,7 @@
           if (p) prob[anc[k]]++;
           if (isRequired(code)) {
             req[anc[k] * nr + r]++;
-            if (statusOf(code) === COVERED) cov[anc[k] * nr + r]++;
+            if (statuses[statusOf(code)].counts) cov[anc[k] * nr + r]++;
           }
         }
       }

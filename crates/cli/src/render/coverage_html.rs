@@ -37,6 +37,9 @@ struct Page<'a> {
 struct StatusInfo {
     label: &'static str,
     letter: &'static str,
+    /// Whether a required cell of this status counts as covered (`unverified` does unless
+    /// `--require-trail`).
+    counts: bool,
 }
 
 /// One stack set. A cell's reason is `default_reason[status]` unless `exceptions` (flat pairs of
@@ -215,6 +218,7 @@ fn page(report: &Coverage) -> Page<'_> {
             .map(|s| StatusInfo {
                 label: s.label(),
                 letter: symbol(*s),
+                counts: s.counts_as_covered(report.summary.require_trail),
             })
             .collect(),
         ous,
@@ -354,6 +358,7 @@ mod tests {
                 status,
                 CoverageStatus::Covered | CoverageStatus::Missing | CoverageStatus::Failed
             ),
+            finding: None,
         }
     }
 
@@ -400,6 +405,7 @@ mod tests {
                 by_status,
                 uncovered_accounts: Vec::new(),
                 organizational_units: Vec::new(),
+                require_trail: false,
             },
         }
     }
@@ -747,6 +753,7 @@ mod tests {
                         status,
                         reason,
                         required,
+                        finding: None,
                     });
                 }
             }
@@ -760,6 +767,7 @@ mod tests {
                     status: Unmanaged,
                     reason: "an instance exists but the region is not governed by fleet.toml; apply deletes it".to_string(),
                     required: false,
+                    finding: None,
                 });
             }
         }

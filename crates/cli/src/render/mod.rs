@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod coverage;
 pub mod coverage_html;
+pub mod doctor;
 pub mod drift;
 pub mod init;
 pub mod plan;

@@ -3,6 +3,7 @@
 mod batching;
 mod common;
 mod coverage;
+mod doctor;
 mod fuzz;
 mod org;
 mod plan;
