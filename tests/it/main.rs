@@ -15,4 +15,5 @@ mod plan;
 mod proxy;
 mod reliability;
 mod templates;
+mod timeouts;
 mod validate;

@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, observe::call_as};
@@ -51,7 +50,7 @@ pub async fn run(
             args.auto_approve,
             printer,
         )?;
-        let report = execute(&session, &plan, args, printer).await?;
+        let report = execute(&session, &plan, aws, args, printer).await?;
         let superseded = report.superseded();
         reports.push(report);
         if !superseded || args.plan.is_some() || round == MAX_ROUNDS {
@@ -300,6 +299,7 @@ fn confirm(plan: &Plan, table: &str, auto_approve: bool, printer: Printer) -> Re
 async fn execute(
     session: &Session,
     plan: &Plan,
+    aws: &AwsSettings,
     args: &ApplyArgs,
     printer: Printer,
 ) -> Result<ApplyReport, CliError> {
@@ -310,7 +310,8 @@ async fn execute(
     } else {
         Style::Lines
     };
-    let in_flight: InFlight = Arc::new(Mutex::new(Default::default()));
+    // Shared with --timeout, which names these operations too when it stops the command.
+    let in_flight: InFlight = aws.pending.operations();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut progress = Progress::new(style, in_flight.clone());
     let drawer = tokio::spawn(async move {
