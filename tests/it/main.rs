@@ -11,6 +11,7 @@ mod coverage;
 mod coverage_html;
 mod drift;
 mod harness;
+mod noecho;
 mod plan;
 mod proxy;
 mod reliability;

@@ -79,9 +79,7 @@ pub fn parse_template(file: &Path, body: &str) -> Result<Template, Diagnostic> {
                 };
                 let decl = decl.as_mapping();
                 let default = decl.and_then(|d| d.get("Default")).map(scalar_text);
-                let no_echo = decl
-                    .and_then(|d| d.get("NoEcho"))
-                    .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+                let no_echo = decl.and_then(|d| d.get("NoEcho")).is_some_and(is_true);
                 parameters.insert(name.to_string(), TemplateParameter { default, no_echo });
             }
         }
@@ -124,6 +122,15 @@ fn yaml_message(e: &serde_yaml_ng::Error) -> String {
         Some(i) => text[..i].to_string(),
         None => text,
     }
+}
+
+/// CloudFormation's reading of a Boolean attribute such as `NoEcho`: `true` or the string
+/// `"true"` in any case (`"True"`, `"TRUE"`), as CloudFormation accepts them.
+fn is_true(value: &Value) -> bool {
+    value.as_bool() == Some(true)
+        || value
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
 #[cfg(test)]

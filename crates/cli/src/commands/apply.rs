@@ -5,8 +5,8 @@ use std::path::Path;
 
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, observe::call_as};
+use stackfleet_planner::Plan;
 use stackfleet_planner::plan::{PLAN_FORMAT_VERSION, fingerprint};
-use stackfleet_planner::{Plan, fleet};
 use tokio::sync::mpsc;
 
 use crate::cli::{ApplyArgs, ReportFormat};
@@ -147,7 +147,7 @@ async fn wait_for_running<'a>(
 /// Reads a saved plan and checks that the organization and stack sets still look as they did.
 async fn saved_plan(
     path: &Path,
-    config: &Path,
+    _config: &Path,
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
@@ -156,7 +156,7 @@ async fn saved_plan(
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| plan_error(e.to_string()))?;
-    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| {
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
         plan_error(format!(
             "not a stackfleet plan: {e} (line {}, column {})",
             e.line(),
@@ -199,13 +199,6 @@ async fn saved_plan(
             plan.organization.id,
             session.caller_account
         )));
-    }
-    if plan.is_masked() {
-        let fleet = fleet::load(config)?;
-        plan.unmask(&fleet).map_err(|reason| CliError::PlanFile {
-            path: path.display().to_string(),
-            reason: format!("{reason}; apply it next to the fleet.toml it was made from (-c)"),
-        })?;
     }
     let names: Vec<String> = plan
         .stack_sets
