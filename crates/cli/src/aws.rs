@@ -15,6 +15,7 @@ use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use stackfleet_planner::errors::error_chain;
 
 use crate::error::CliError;
+use crate::pending::Pending;
 
 /// Loads the SDK configuration the standard way (environment, profiles, SSO, web identity,
 /// `AWS_ENDPOINT_URL`), or from `profile` alone, in `region`, or in the chain's region
@@ -39,7 +40,28 @@ pub async fn sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfi
     if std::env::var_os("AWS_MAX_ATTEMPTS").is_none() {
         loader = loader.retry_config(stackfleet_executor::retry::retry_config());
     }
-    loader.load().await
+    loader
+        .timeout_config(stackfleet_executor::retry::timeout_config())
+        .load()
+        .await
+}
+
+/// A CloudFormation client whose calls `pending` records.
+pub fn cloudformation(config: &SdkConfig, pending: &Pending) -> aws_sdk_cloudformation::Client {
+    aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(config)
+            .interceptor(pending.interceptor())
+            .build(),
+    )
+}
+
+/// An Organizations client whose calls `pending` records.
+pub fn organizations(config: &SdkConfig, pending: &Pending) -> aws_sdk_organizations::Client {
+    aws_sdk_organizations::Client::from_conf(
+        aws_sdk_organizations::config::Builder::from(config)
+            .interceptor(pending.interceptor())
+            .build(),
+    )
 }
 
 /// Assumes `role` with the credentials of `base`, as session `session`, and returns `base` acting
@@ -49,8 +71,11 @@ pub async fn assume_role(
     base: &SdkConfig,
     role: &str,
     session: &str,
+    pending: &Pending,
 ) -> Result<SdkConfig, CliError> {
     tracing::info!(role, session, "assuming role");
+    // The provider's own STS client is out of reach of an interceptor: record the step instead.
+    let _step = pending.step(format!("STS AssumeRole ({role})"));
     let provider = AssumeRoleProvider::builder(role)
         .configure(base)
         .session_name(session)
@@ -105,8 +130,13 @@ pub struct Identity {
 }
 
 /// STS GetCallerIdentity.
-pub async fn identity(config: &SdkConfig) -> Result<Identity, CliError> {
-    let out = aws_sdk_sts::Client::new(config)
+pub async fn identity(config: &SdkConfig, pending: &Pending) -> Result<Identity, CliError> {
+    let client = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .interceptor(pending.interceptor())
+            .build(),
+    );
+    let out = client
         .get_caller_identity()
         .send()
         .await

@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive types), in one place.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
@@ -59,6 +60,10 @@ pub struct GlobalArgs {
     /// No colours in help, logs and progress (also when NO_COLOR is set).
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Stop the command after DURATION (e.g. 90s, 15m, 6h) with exit 1, saying what was still
+    /// pending; StackSets operations already started go on in AWS.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +160,16 @@ fn parse_region(text: &str) -> Result<String, String> {
         Err(format!(
             "{text:?} is not an AWS region name such as us-east-1"
         ))
+    }
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("the timeout must be longer than 0s".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!(
+            "{text:?} is not a duration such as 90s, 15m or 6h ({e})"
+        )),
     }
 }
 

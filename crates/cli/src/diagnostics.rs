@@ -59,9 +59,12 @@ fn snippet(d: &Diagnostic) -> String {
         .ok()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .and_then(|text| text.lines().nth(d.location.line - 1).map(str::to_string));
-    let Some(line) = line else {
+    let Some(mut line) = line else {
         return format!("error: {title}\n");
     };
+    if let Some(chars) = d.secret_chars {
+        line = hide(&line, d.location.column, chars);
+    }
     let (shown, column) = window(&line, d.location.column);
     let start = byte_offset(&shown, column);
     let end = shown[start..]
@@ -76,6 +79,22 @@ fn snippet(d: &Diagnostic) -> String {
     let mut out = Renderer::plain().render(report);
     out.push('\n');
     out
+}
+
+/// `line` with `chars` characters from 1-based `column` on replaced by `*`: a secret the
+/// diagnostic points at is never drawn.
+fn hide(line: &str, column: usize, chars: usize) -> String {
+    let from = column.saturating_sub(1);
+    line.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i >= from && i < from + chars {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The byte offset of 1-based character `column` in `line` (its end when past it).
@@ -117,7 +136,17 @@ fn window(line: &str, column: usize) -> (String, usize) {
 mod tests {
     use stackfleet_planner::{Diagnostic, Location};
 
-    use super::{WINDOW, snippet, window};
+    use super::{WINDOW, hide, snippet, window};
+
+    #[test]
+    fn a_secret_in_the_line_is_never_drawn() {
+        let line = r#"parameters = { Team = "a", Token = "hunter2" }"#;
+        let column = line.find("\"hunter2\"").unwrap() + 1;
+        assert_eq!(
+            hide(line, column, 9),
+            r#"parameters = { Team = "a", Token = ********* }"#
+        );
+    }
 
     #[test]
     fn a_snippet_shows_the_location_the_line_and_a_caret_under_the_column() {

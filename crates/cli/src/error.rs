@@ -104,6 +104,9 @@ pub enum CliError {
     /// Apply finished but not everything converged.
     #[error("apply did not converge: {0}")]
     NotConverged(String),
+    /// `--timeout` ran out; says what was still pending.
+    #[error("{0}")]
+    TimedOut(String),
     /// Ctrl-C during apply.
     #[error("interrupted; {0}")]
     Interrupted(String),

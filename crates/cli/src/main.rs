@@ -9,6 +9,7 @@ mod error;
 mod iam;
 mod logging;
 mod out_file;
+mod pending;
 mod printer;
 mod progress;
 mod render;
@@ -17,6 +18,7 @@ mod settings;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{ColorChoice, CommandFactory, FromArgMatches};
 
@@ -94,7 +96,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
     let aws = AwsSettings::from_args(&cli.global);
     match &cli.command {
         Command::Init(args) => {
-            runtime()?.block_on(commands::init::run(config, &aws, args, printer))?;
+            block_on(&aws, commands::init::run(config, &aws, args, printer))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate => {
@@ -102,7 +104,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(args) => {
-            let outcome = runtime()?.block_on(commands::plan::run(config, &aws, args, printer))?;
+            let outcome = block_on(&aws, commands::plan::run(config, &aws, args, printer))?;
             Ok(if args.detailed_exitcode && outcome.has_changes {
                 ExitCode::from(2)
             } else {
@@ -110,8 +112,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Coverage(args) => {
-            let outcome =
-                runtime()?.block_on(commands::coverage::run(config, &aws, args, printer))?;
+            let outcome = block_on(&aws, commands::coverage::run(config, &aws, args, printer))?;
             Ok(if outcome.below_minimum {
                 ExitCode::from(2)
             } else {
@@ -119,7 +120,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Drift(args) => {
-            let drifted = runtime()?.block_on(commands::drift::run(config, &aws, args, printer))?;
+            let drifted = block_on(&aws, commands::drift::run(config, &aws, args, printer))?;
             Ok(if args.fail_on_drift && drifted {
                 ExitCode::from(2)
             } else {
@@ -135,7 +136,7 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Apply(args) => {
-            runtime()?.block_on(commands::apply::run(config, &aws, args, printer))?;
+            block_on(&aws, commands::apply::run(config, &aws, args, printer))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::IamPolicy(args) => {
@@ -153,6 +154,64 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Runs a command's future to its end, or until `--timeout`: then it stops with
+/// [`CliError::TimedOut`], naming what was still pending.
+fn block_on<T>(
+    aws: &AwsSettings,
+    command: impl Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    let runtime = runtime()?;
+    let Some(limit) = aws.timeout else {
+        return runtime.block_on(command);
+    };
+    let outcome = runtime.block_on(async { tokio::time::timeout(limit, command).await });
+    match outcome {
+        Ok(result) => result,
+        Err(_) => {
+            // A resolver thread stuck on DNS must not hold the exit up.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            Err(CliError::TimedOut(timeout_message(
+                limit,
+                &aws.pending.snapshot(),
+            )))
+        }
+    }
+}
+
+/// What `--timeout` says: what was in flight, and what goes on in AWS regardless.
+fn timeout_message(limit: Duration, pending: &pending::Snapshot) -> String {
+    let mut text = format!(
+        "stopped after --timeout {}",
+        humantime::format_duration(limit)
+    );
+    if pending.calls.is_empty() {
+        text.push_str("; no AWS call was in flight");
+    } else {
+        text.push_str(&format!(
+            "; still waiting for: {}",
+            pending.calls.join(", ")
+        ));
+    }
+    if pending.operations.is_empty() {
+        text.push_str(
+            "
+  no StackSets operation of this run was running",
+        );
+    } else {
+        text.push_str(&format!(
+            "
+  these StackSets operations go on in AWS:
+    {}
+  run `stackfleet apply` again to wait for them and finish the rollout",
+            pending.operations.join(
+                "
+    "
+            )
+        ));
+    }
+    text
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -165,7 +224,29 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 mod tests {
     use std::ffi::OsString;
 
-    use super::wants_color;
+    use std::time::Duration;
+
+    use super::{pending::Snapshot, timeout_message, wants_color};
+
+    #[test]
+    fn the_timeout_message_names_the_calls_and_the_operations_left_running() {
+        let pending = Snapshot {
+            calls: vec!["CloudFormation DescribeStackSetOperation".to_string()],
+            operations: vec!["monitor: op-1".to_string(), "spokes: op-2".to_string()],
+        };
+        assert_eq!(
+            timeout_message(Duration::from_secs(5400), &pending),
+            "stopped after --timeout 1h 30m; still waiting for: CloudFormation DescribeStackSetOperation
+  these StackSets operations go on in AWS:
+    monitor: op-1
+    spokes: op-2
+  run `stackfleet apply` again to wait for them and finish the rollout"
+        );
+        assert_eq!(
+            timeout_message(Duration::from_secs(15), &Snapshot::default()),
+            "stopped after --timeout 15s; no AWS call was in flight\n  no StackSets operation of this run was running"
+        );
+    }
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()

@@ -40,10 +40,10 @@ pub async fn login(
     let mut config = aws::sdk_config(aws.profile.as_deref(), region).await;
     if let Some(role) = role {
         let session = session_name(|name| std::env::var(name).ok());
-        config = aws::assume_role(&config, role, &session).await?;
+        config = aws::assume_role(&config, role, &session, &aws.pending).await?;
         printer.status(format!("assumed role {role} as session {session}"));
     }
-    let caller = aws::identity(&config).await?;
+    let caller = aws::identity(&config, &aws.pending).await?;
     tracing::info!(arn = %caller.arn, account = %caller.account, "caller identity");
     Ok((config, caller))
 }
@@ -77,8 +77,8 @@ pub async fn connect(
         caller.arn, caller.account
     ));
     Ok(Session {
-        cfn: aws_sdk_cloudformation::Client::new(&config),
-        orgs: aws_sdk_organizations::Client::new(&config),
+        cfn: aws::cloudformation(&config, &aws.pending),
+        orgs: aws::organizations(&config, &aws.pending),
         caller_account: caller.account,
         sdk: config,
     })

@@ -1,8 +1,11 @@
 //! The settings step: global flags merged with fleet.toml before a command runs.
 
+use std::time::Duration;
+
 use stackfleet_planner::Fleet;
 
 use crate::cli::GlobalArgs;
+use crate::pending::Pending;
 
 /// How to reach AWS, from the flags; fleet.toml fills what they leave open.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +16,10 @@ pub struct AwsSettings {
     pub region: Option<String>,
     /// `--assume-role`: wins over `organization.assume_role_arn`.
     pub assume_role: Option<String>,
+    /// `--timeout`: how long the whole command may take.
+    pub timeout: Option<Duration>,
+    /// The calls and operations in flight, for the message when `--timeout` stops the command.
+    pub pending: Pending,
 }
 
 impl AwsSettings {
@@ -22,6 +29,8 @@ impl AwsSettings {
             profile: global.profile.clone(),
             region: global.region.clone(),
             assume_role: global.assume_role.clone(),
+            timeout: global.timeout,
+            pending: Pending::default(),
         }
     }
 

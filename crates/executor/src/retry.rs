@@ -1,7 +1,10 @@
-//! The retry strategy of every AWS client stackfleet builds, in one place so that the tests
-//! exercise the configuration the CLI uses.
+//! The retry strategy and timeouts of every AWS client stackfleet builds, in one place so that
+//! the tests exercise the configuration the CLI uses.
+
+use std::time::Duration;
 
 use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::config::timeout::TimeoutConfig;
 
 /// Throttling is expected on large organizations; the SDK's standard retry with back-off absorbs
 /// it within this many attempts per call.
@@ -14,4 +17,25 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// for that component", https://docs.rs/aws-config/latest/aws_config/struct.ConfigLoader.html).
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS)
+}
+
+/// How long to wait for a TCP (and TLS) connection to an AWS endpoint.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt of a call may wait for the response, connection included. StackSets,
+/// Organizations and STS answer in well under a second; a minute means the endpoint is stuck.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one call may take with all its attempts and the back-off between them: enough for
+/// [`DEFAULT_MAX_ATTEMPTS`] throttled attempts (the standard back-off waits at most 20 s).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Timeouts of every call, so that an endpoint that accepts and never answers fails the call
+/// instead of hanging it (the SDK sets none but a connect timeout by default). Set where
+/// [`retry_config`] is; `--timeout` bounds a whole command on top of these.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(ATTEMPT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }

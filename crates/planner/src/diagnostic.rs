@@ -54,6 +54,9 @@ pub struct Diagnostic {
     pub location: Location,
     /// What is wrong, in one line.
     pub message: String,
+    /// How many characters from the location on are a secret that a snippet of the line must
+    /// not show.
+    pub secret_chars: Option<usize>,
 }
 
 impl Diagnostic {
@@ -62,7 +65,14 @@ impl Diagnostic {
         Diagnostic {
             location,
             message: message.into(),
+            secret_chars: None,
         }
+    }
+
+    /// The same diagnostic, whose location starts `chars` characters of a secret.
+    pub fn hiding(mut self, chars: usize) -> Self {
+        self.secret_chars = Some(chars);
+        self
     }
 }
 

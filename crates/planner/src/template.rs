@@ -79,9 +79,7 @@ pub fn parse_template(file: &Path, body: &str) -> Result<Template, Diagnostic> {
                 };
                 let decl = decl.as_mapping();
                 let default = decl.and_then(|d| d.get("Default")).map(scalar_text);
-                let no_echo = decl
-                    .and_then(|d| d.get("NoEcho"))
-                    .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"));
+                let no_echo = decl.and_then(|d| d.get("NoEcho")).is_some_and(is_true);
                 parameters.insert(name.to_string(), TemplateParameter { default, no_echo });
             }
         }
@@ -126,8 +124,74 @@ fn yaml_message(e: &serde_yaml_ng::Error) -> String {
     }
 }
 
+impl Template {
+    /// Logical ids of the resources whose properties use a NoEcho parameter (`Ref`, `!Ref`, or
+    /// `${Param}` in a `Sub`): their drift values may hold the resolved secret. Any string equal
+    /// to the parameter's name counts, which may mask more than needed, never less.
+    pub fn resources_using_secrets(&self) -> std::collections::BTreeSet<String> {
+        let secrets: Vec<&String> = self
+            .parameters
+            .iter()
+            .filter(|(_, p)| p.no_echo)
+            .map(|(name, _)| name)
+            .collect();
+        let mut out = std::collections::BTreeSet::new();
+        if secrets.is_empty() {
+            return out;
+        }
+        let Ok(Value::Mapping(root)) = serde_yaml_ng::from_str::<Value>(&self.body) else {
+            return out;
+        };
+        let Some(Value::Mapping(resources)) = root.get("Resources") else {
+            return out;
+        };
+        for (id, resource) in resources {
+            let (Some(id), Some(properties)) = (id.as_str(), resource.get("Properties")) else {
+                continue;
+            };
+            if mentions(properties, &secrets) {
+                out.insert(id.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// Whether any string in `value` names one of `params` or substitutes it (`${Param}`).
+fn mentions(value: &Value, params: &[&String]) -> bool {
+    match value {
+        Value::String(s) => params
+            .iter()
+            .any(|p| s == *p || s.contains(&format!("${{{p}}}"))),
+        Value::Sequence(items) => items.iter().any(|v| mentions(v, params)),
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| mentions(k, params) || mentions(v, params)),
+        Value::Tagged(tagged) => mentions(&tagged.value, params),
+        _ => false,
+    }
+}
+
+/// CloudFormation's reading of a Boolean attribute such as `NoEcho`: `true` or the string
+/// `"true"` in any case (`"True"`, `"TRUE"`), as CloudFormation accepts them.
+fn is_true(value: &Value) -> bool {
+    value.as_bool() == Some(true)
+        || value
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn resources_fed_by_a_noecho_parameter_are_found_in_every_spelling() {
+        let body = "Parameters:\n  Token:\n    Type: String\n    NoEcho: \"TRUE\"\n  Team:\n    Type: String\nResources:\n  ByRef:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: !Ref Token\n  BySub:\n    Type: AWS::Lambda::Function\n    Properties:\n      Environment:\n        Variables:\n          T: !Sub 'bearer ${Token}'\n  ByLongRef:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: {Ref: Token}\n  Other:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Value: !Ref Team\n";
+        let t = parse_template(std::path::Path::new("t.yaml"), body).unwrap();
+        assert!(t.parameters["Token"].no_echo);
+        let found: Vec<String> = t.resources_using_secrets().into_iter().collect();
+        assert_eq!(found, ["ByLongRef", "ByRef", "BySub"]);
+    }
     use super::*;
 
     fn parse(body: &str) -> Result<Template, Diagnostic> {

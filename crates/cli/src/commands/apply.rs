@@ -2,12 +2,11 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, observe::call_as};
+use stackfleet_planner::Plan;
 use stackfleet_planner::plan::{PLAN_FORMAT_VERSION, fingerprint};
-use stackfleet_planner::{Plan, fleet};
 use tokio::sync::mpsc;
 
 use crate::cli::{ApplyArgs, ReportFormat};
@@ -51,7 +50,7 @@ pub async fn run(
             args.auto_approve,
             printer,
         )?;
-        let report = execute(&session, &plan, args, printer).await?;
+        let report = execute(&session, &plan, aws, args, printer).await?;
         let superseded = report.superseded();
         reports.push(report);
         if !superseded || args.plan.is_some() || round == MAX_ROUNDS {
@@ -148,7 +147,7 @@ async fn wait_for_running<'a>(
 /// Reads a saved plan and checks that the organization and stack sets still look as they did.
 async fn saved_plan(
     path: &Path,
-    config: &Path,
+    _config: &Path,
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
@@ -157,7 +156,7 @@ async fn saved_plan(
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| plan_error(e.to_string()))?;
-    let mut plan: Plan = serde_json::from_str(&text).map_err(|e| {
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
         plan_error(format!(
             "not a stackfleet plan: {e} (line {}, column {})",
             e.line(),
@@ -200,13 +199,6 @@ async fn saved_plan(
             plan.organization.id,
             session.caller_account
         )));
-    }
-    if plan.is_masked() {
-        let fleet = fleet::load(config)?;
-        plan.unmask(&fleet).map_err(|reason| CliError::PlanFile {
-            path: path.display().to_string(),
-            reason: format!("{reason}; apply it next to the fleet.toml it was made from (-c)"),
-        })?;
     }
     let names: Vec<String> = plan
         .stack_sets
@@ -300,6 +292,7 @@ fn confirm(plan: &Plan, table: &str, auto_approve: bool, printer: Printer) -> Re
 async fn execute(
     session: &Session,
     plan: &Plan,
+    aws: &AwsSettings,
     args: &ApplyArgs,
     printer: Printer,
 ) -> Result<ApplyReport, CliError> {
@@ -310,7 +303,8 @@ async fn execute(
     } else {
         Style::Lines
     };
-    let in_flight: InFlight = Arc::new(Mutex::new(Default::default()));
+    // Shared with --timeout, which names these operations too when it stops the command.
+    let in_flight: InFlight = aws.pending.operations();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut progress = Progress::new(style, in_flight.clone());
     let drawer = tokio::spawn(async move {

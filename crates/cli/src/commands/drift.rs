@@ -1,7 +1,6 @@
 //! `stackfleet drift`: detect changes made outside StackSets and show them.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -9,6 +8,8 @@ use stackfleet_executor::drift::{self, StackSetDrift};
 use stackfleet_executor::observe::call_as;
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{Event, PollPolicy};
+use stackfleet_planner::Fleet;
+use stackfleet_planner::plan::MASK;
 use tokio::sync::mpsc;
 
 use crate::cli::{DriftArgs, OutputFormat};
@@ -63,7 +64,8 @@ pub async fn run(
         Style::Lines
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let mut progress = Progress::new(style, Arc::new(Mutex::new(Default::default())));
+    // Shared with --timeout, which names a drift detection still running when it stops.
+    let mut progress = Progress::new(style, aws.pending.operations());
     let drawer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             progress.handle(event);
@@ -97,6 +99,8 @@ pub async fn run(
         .await?;
     drop(tx);
     let _ = drawer.await;
+    let mut reports = reports;
+    mask_secrets(&mut reports, &fleet);
 
     let text = match args.output {
         OutputFormat::Table => render::drift::table(&reports),
@@ -105,4 +109,86 @@ pub async fn run(
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
     Ok(render::drift::drifted(&reports) > 0)
+}
+
+/// Replaces the expected and actual values of every property difference of a resource that
+/// uses a NoEcho parameter with [`MASK`]: CloudFormation compares resolved values, which may be
+/// the secret a dynamic reference points at. The property path stays, so the drift is still seen.
+fn mask_secrets(reports: &mut [StackSetDrift], fleet: &Fleet) {
+    for report in reports {
+        let Some(spec) = fleet.stack_sets.iter().find(|s| s.name == report.name) else {
+            continue;
+        };
+        let secret = spec.template.resources_using_secrets();
+        let resources = report
+            .instances
+            .iter_mut()
+            .flat_map(|i| i.resources.iter_mut())
+            .filter(|r| secret.contains(&r.logical_id));
+        for resource in resources {
+            for d in &mut resource.differences {
+                d.expected = MASK.to_string();
+                d.actual = MASK.to_string();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_executor::drift::{InstanceDrift, PropertyDrift, ResourceDrift, StackSetDrift};
+
+    use super::mask_secrets;
+
+    const TEMPLATE: &str = "Parameters:\n  Token:\n    Type: String\n    NoEcho: \"True\"\n    Default: ''\nResources:\n  Secret:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: !Ref Token\n  Plain:\n    Type: AWS::SSM::Parameter\n    Properties:\n      Type: String\n      Value: plain\n";
+
+    fn resource(id: &str, expected: &str, actual: &str) -> ResourceDrift {
+        ResourceDrift {
+            logical_id: id.to_string(),
+            resource_type: "AWS::SSM::Parameter".to_string(),
+            status: "MODIFIED".to_string(),
+            differences: vec![PropertyDrift {
+                path: "/Value".to_string(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+                kind: "NOT_EQUAL".to_string(),
+            }],
+        }
+    }
+
+    #[test]
+    fn drift_values_of_resources_fed_by_a_noecho_parameter_are_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.yaml"), TEMPLATE).unwrap();
+        let path = dir.path().join("fleet.toml");
+        let text = "name = \"f\"\n[organization]\nhome_region = \"us-east-1\"\n[[stack_sets]]\nname = \"monitor\"\ntemplate = \"t.yaml\"\npermission_model = \"self-managed\"\nregions = [\"us-east-1\"]\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
+        std::fs::write(&path, text).unwrap();
+        let fleet = stackfleet_planner::fleet::parse(&path, text).unwrap();
+        let mut reports = vec![StackSetDrift {
+            name: "monitor".to_string(),
+            operation_id: None,
+            detection_status: None,
+            instances: vec![InstanceDrift {
+                account: "111111111111".to_string(),
+                region: "us-east-1".to_string(),
+                drift_status: "DRIFTED".to_string(),
+                resources: vec![
+                    resource("Secret", "hunter2", "changed-by-hand"),
+                    resource("Plain", "plain", "edited"),
+                ],
+            }],
+        }];
+        mask_secrets(&mut reports, &fleet);
+        let shown = crate::render::drift::json(&reports);
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("changed-by-hand"),
+            "{shown}"
+        );
+        assert!(shown.contains("\"edited\""), "{shown}");
+        let secret = &reports[0].instances[0].resources[0].differences[0];
+        assert_eq!(
+            (secret.expected.as_str(), secret.actual.as_str()),
+            ("****", "****")
+        );
+    }
 }

@@ -57,13 +57,14 @@ pub async fn run(
         "acting as {} (account {}); reading the organization and the enabled regions",
         caller.arn, caller.account
     ));
-    let orgs = aws_sdk_organizations::Client::new(&sdk);
+    let orgs = crate::aws::organizations(&sdk, &aws.pending);
     let inventory = org::read_inventory(&orgs).await?;
     // One call, rarely throttled; an endpoint without the Account API (an emulator) answers
     // HTTP 500, which must not cost the standard retries' back-off.
     let account = aws_sdk_account::Client::from_conf(
         aws_sdk_account::config::Builder::from(&sdk)
             .retry_config(RetryConfig::standard().with_max_attempts(2))
+            .interceptor(aws.pending.interceptor())
             .build(),
     );
     let regions = enabled_regions(&account).await;

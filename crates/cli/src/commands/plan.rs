@@ -32,13 +32,13 @@ pub async fn run(
     let mut stdout = std::io::stdout().lock();
     let text = match args.output {
         OutputFormat::Table => render::plan::table(&plan, args.detail),
-        OutputFormat::Json => render::plan::json(&plan.masked()),
+        OutputFormat::Json => render::plan::json(&plan),
         OutputFormat::Markdown => render::plan::markdown(&plan),
     };
     write_stdout(&mut stdout, &text)?;
     if let Some(out) = out {
         let path = out.path().display().to_string();
-        out.write(&render::plan::json(&plan.masked()))?;
+        out.write(&render::plan::json(&plan))?;
         printer.status(format!("saved the plan to {path}"));
     }
     Ok(Outcome {

@@ -173,6 +173,8 @@ pub fn fleet_toml(s: &Starter) -> String {
          auto_deployment = { enabled = true, retain_stacks_on_account_removal = false }\n\
          # CHANGE ME: who receives the alerts. SNS first e-mails a confirmation for every account x region\n\
          # (examples/hub-and-spoke/fleet.toml needs only one).\n\
+         # A parameter the template marks NoEcho takes a dynamic reference, never the secret itself:\n\
+         # Token = \"{{resolve:secretsmanager:NAME:SecretString:KEY}}\" or \"{{resolve:ssm-secure:/NAME:1}}\".\n\
          parameters = { NotificationEmail = \"secops@example.com\" }\n\
          tags = { owner = \"security\" }\n",
     );

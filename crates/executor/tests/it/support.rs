@@ -141,7 +141,6 @@ pub fn desired(permission_model: PermissionModel) -> DesiredStackSet {
         template_body: "Resources: {}".to_string(),
         parameters: BTreeMap::from([("AlertEmail".to_string(), "sec@example.com".to_string())]),
         no_echo_parameters: BTreeSet::new(),
-        no_echo_digests: BTreeMap::new(),
         tags: BTreeMap::from([(
             stackfleet_planner::fleet::FLEET_TAG.to_string(),
             "prod".to_string(),

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location};
+use crate::plan::is_secret_reference;
 use crate::regions::is_known_region;
 use crate::template::{MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
 
@@ -474,9 +475,30 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if let Some(value) = self.parameter_value(&value) {
-                parameters.insert(key.into_inner(), value);
+            let Some(text) = self.parameter_value(&value) else {
+                continue;
+            };
+            if template.parameters[key.get_ref()].no_echo && !is_secret_reference(&text) {
+                // The value itself must never be echoed, not even in the error's snippet.
+                let chars = self.text[value.span()].chars().count();
+                let location = self.location(&value.span());
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        location,
+                        format!(
+                            "parameter {:?} is NoEcho in template {}: give it a dynamic reference \
+                             such as \"{{{{resolve:secretsmanager:NAME:SecretString:KEY}}}}\" or \
+                             \"{{{{resolve:ssm-secure:/PARAMETER:VERSION}}}}\", not the secret \
+                             itself (or leave it unset to use the template's Default)",
+                            key.get_ref(),
+                            template_path.display()
+                        ),
+                    )
+                    .hiding(chars),
+                );
+                continue;
             }
+            parameters.insert(key.into_inner(), text);
         }
         for (param, decl) in &template.parameters {
             if !decl.has_default() && !parameters.contains_key(param) {

@@ -6,7 +6,7 @@
 //! settings, `operations` batches the changes into StackSets operations, `fingerprint` digests the
 //! inputs and names the operations, and `noecho` masks secret parameters.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::fleet::{FLEET_TAG, Fleet, PermissionModel, StackSetSpec};
@@ -27,7 +27,7 @@ pub use model::{
     Cell, DesiredStackSet, FieldChange, Operation, OperationAction, PLAN_FORMAT_VERSION, Plan,
     PlanOrganization, StackSetAction, StackSetPlan, Summary,
 };
-pub use noecho::MASK;
+pub use noecho::{MASK, NOECHO_TAG, is_secret_reference};
 pub use operations::MAX_OUS_PER_OPERATION;
 
 use fingerprint::assign_operation_ids;
@@ -121,18 +121,21 @@ pub fn plan(
 fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
     let mut tags = spec.tags.clone();
     tags.insert(FLEET_TAG.to_string(), fleet.name.clone());
+    let no_echo_parameters: BTreeSet<String> = spec
+        .template
+        .parameters
+        .iter()
+        .filter(|(_, p)| p.no_echo)
+        .map(|(name, _)| name.clone())
+        .collect();
+    if let Some(tag) = noecho::references_tag(&spec.parameters, &no_echo_parameters) {
+        tags.insert(NOECHO_TAG.to_string(), tag);
+    }
     DesiredStackSet {
         description: spec.description.clone(),
         template_body: spec.template.body.clone(),
         parameters: spec.parameters.clone(),
-        no_echo_parameters: spec
-            .template
-            .parameters
-            .iter()
-            .filter(|(_, p)| p.no_echo)
-            .map(|(name, _)| name.clone())
-            .collect(),
-        no_echo_digests: BTreeMap::new(),
+        no_echo_parameters,
         tags,
         capabilities: spec.capabilities.clone(),
         administration_role_arn: spec.administration_role_arn.clone(),

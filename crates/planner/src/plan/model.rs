@@ -8,7 +8,7 @@ use crate::fleet::{AutoDeployment, CallAs, PermissionModel, Rollout};
 use crate::targets::SkippedAccount;
 
 /// The version of the plan file format; `apply plan.json` refuses other versions.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// Everything `apply` will do, and the facts it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,15 +189,11 @@ pub struct DesiredStackSet {
     pub description: Option<String>,
     /// The template text.
     pub template_body: String,
-    /// Parameter values (real values; the plan file is as sensitive as fleet.toml).
+    /// Parameter values as fleet.toml gives them: NoEcho ones are dynamic references, not secrets.
     pub parameters: BTreeMap<String, String>,
-    /// Parameters the template marks NoEcho, to mask wherever they are shown.
+    /// Parameters the template marks NoEcho: StackSets shows them as `****`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub no_echo_parameters: BTreeSet<String>,
-    /// In a masked plan: for each NoEcho parameter, a digest of its value, salted with the plan's
-    /// fingerprint, so that apply can check the value fleet.toml gives it later.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub no_echo_digests: BTreeMap<String, String>,
     /// Tags, stackfleet's own included.
     pub tags: BTreeMap<String, String>,
     /// Capabilities.

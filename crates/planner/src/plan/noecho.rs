@@ -1,85 +1,111 @@
-//! NoEcho parameters: their values are masked wherever a plan is shown or saved, and a masked
-//! plan carries salted digests so that apply can restore the values from fleet.toml and check them.
+//! NoEcho parameters. fleet.toml gives them dynamic references only (`{{resolve:secretsmanager:…}}`,
+//! `{{resolve:ssm-secure:…}}`), never the secret itself (`fleet::check` refuses plain values), so
+//! no plan, file or log of stackfleet ever holds a secret, and the reference can be shown, saved
+//! and compared as it is. CloudFormation resolves the reference when it creates or updates a stack,
+//! and stores and returns only the reference ("CloudFormation never stores the actual secure
+//! string value. Instead, it only stores the literal dynamic reference", AWS CloudFormation User
+//! Guide, "Get a secure string value from Systems Manager Parameter Store",
+//! https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm-secure-strings.html).
+//!
+//! StackSets still answers `****` for a NoEcho parameter, so the references a stack set was last
+//! given are recorded in its [`NOECHO_TAG`]: a digest of them (they are not secret; the digest
+//! only keeps the tag short). A changed reference (a new secret, or a new version of one) changes
+//! the tag, and so the plan updates the stack set.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
 use crate::digest::hex;
-use crate::fleet::Fleet;
 
-use super::model::Plan;
-
-/// What CloudFormation shows for a NoEcho parameter, and what stackfleet shows for one.
+/// What CloudFormation shows for a NoEcho parameter, and what stackfleet shows when that is
+/// all it knows.
 pub const MASK: &str = "****";
 
-impl Plan {
-    /// The plan as it may be printed or saved: the value of every NoEcho parameter replaced by
-    /// [`MASK`], with a salted digest that [`Plan::unmask`] checks.
-    pub fn masked(&self) -> Plan {
-        let mut plan = self.clone();
-        for set in &mut plan.stack_sets {
-            let Some(desired) = &mut set.desired else {
-                continue;
-            };
-            for key in desired.no_echo_parameters.clone() {
-                if let Some(value) = desired.parameters.get_mut(&key)
-                    && value != MASK
-                {
-                    let digest = secret_digest(&plan.fingerprint, &set.name, &key, value);
-                    desired.no_echo_digests.insert(key.clone(), digest);
-                    *value = MASK.to_string();
-                }
-            }
-        }
-        plan
-    }
+/// The stack set tag that records which dynamic references its NoEcho parameters were given.
+pub const NOECHO_TAG: &str = "stackfleet:noecho-references";
 
-    /// Whether the plan holds masked values that [`Plan::unmask`] must restore before apply.
-    pub fn is_masked(&self) -> bool {
-        self.stack_sets
-            .iter()
-            .filter_map(|s| s.desired.as_ref())
-            .any(|d| !d.no_echo_digests.is_empty())
-    }
+/// The services whose dynamic references hold secrets (AWS CloudFormation User Guide, "Get values
+/// stored in other services using dynamic references",
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references.html).
+const SECRET_SERVICES: &[&str] = &["secretsmanager", "ssm-secure"];
 
-    /// Restores masked NoEcho values from `fleet` (the fleet.toml the plan was made from),
-    /// checking each against its digest. The error names the first parameter that fleet.toml
-    /// lacks or whose value changed since the plan was made.
-    pub fn unmask(&mut self, fleet: &Fleet) -> Result<(), String> {
-        let fingerprint = self.fingerprint.clone();
-        for set in &mut self.stack_sets {
-            let Some(desired) = &mut set.desired else {
-                continue;
-            };
-            let spec = fleet.stack_sets.iter().find(|s| s.name == set.name);
-            for (key, digest) in std::mem::take(&mut desired.no_echo_digests) {
-                let value = spec.and_then(|s| s.parameters.get(&key)).ok_or_else(|| {
-                    format!(
-                        "the plan masks NoEcho parameter {key} of stack set {}, \
-                         and {} does not set it",
-                        set.name,
-                        fleet.path.display()
-                    )
-                })?;
-                if secret_digest(&fingerprint, &set.name, &key, value) != digest {
-                    return Err(format!(
-                        "NoEcho parameter {key} of stack set {} in {} \
-                         is not the value the plan was made with",
-                        set.name,
-                        fleet.path.display()
-                    ));
-                }
-                desired.parameters.insert(key, value.clone());
-            }
-        }
-        Ok(())
-    }
+/// Whether `value` is one dynamic reference to a secret, `{{resolve:secretsmanager:…}}` or
+/// `{{resolve:ssm-secure:…}}`, and nothing else.
+pub fn is_secret_reference(value: &str) -> bool {
+    let Some(inner) = value
+        .strip_prefix("{{resolve:")
+        .and_then(|v| v.strip_suffix("}}"))
+    else {
+        return false;
+    };
+    let Some((service, rest)) = inner.split_once(':') else {
+        return false;
+    };
+    SECRET_SERVICES.contains(&service)
+        && !rest.is_empty()
+        && !rest.contains("{{")
+        && !rest.contains("}}")
 }
 
-fn secret_digest(fingerprint: &str, stack_set: &str, key: &str, value: &str) -> String {
+/// The [`NOECHO_TAG`] value for the NoEcho parameters `no_echo` among `parameters`, or `None`
+/// when fleet.toml sets none of them.
+pub fn references_tag(
+    parameters: &BTreeMap<String, String>,
+    no_echo: &BTreeSet<String>,
+) -> Option<String> {
     let mut hasher = Sha256::new();
-    for part in [fingerprint, stack_set, key, value] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
+    let mut any = false;
+    for (key, value) in parameters.iter().filter(|(k, _)| no_echo.contains(*k)) {
+        any = true;
+        for part in [key, value] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
     }
-    hex(&hasher.finalize())
+    any.then(|| hex(&hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_references_to_secrets_count() {
+        for ok in [
+            "{{resolve:secretsmanager:prod/monitor:SecretString:token}}",
+            "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf}}",
+            "{{resolve:ssm-secure:/monitor/token:3}}",
+        ] {
+            assert!(is_secret_reference(ok), "{ok}");
+        }
+        for bad in [
+            "hunter2",
+            "",
+            "{{resolve:ssm:/plain/value}}",
+            "{{resolve:secretsmanager:}}",
+            "prefix{{resolve:ssm-secure:/x}}",
+            "{{resolve:ssm-secure:/x}}suffix",
+            "{{resolve:ssm-secure:/x}}{{resolve:ssm-secure:/y}}",
+        ] {
+            assert!(!is_secret_reference(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_tag_changes_with_any_reference_and_ignores_other_parameters() {
+        let no_echo: BTreeSet<String> = ["Token".to_string()].into();
+        let params = |token: &str, team: &str| -> BTreeMap<String, String> {
+            [("Token".into(), token.into()), ("Team".into(), team.into())].into()
+        };
+        let v1 = references_tag(&params("{{resolve:ssm-secure:/t:1}}", "a"), &no_echo);
+        let v2 = references_tag(&params("{{resolve:ssm-secure:/t:2}}", "a"), &no_echo);
+        assert!(v1.is_some());
+        assert_ne!(v1, v2);
+        assert_eq!(
+            v1,
+            references_tag(&params("{{resolve:ssm-secure:/t:1}}", "b"), &no_echo)
+        );
+        assert_eq!(references_tag(&params("x", "a"), &BTreeSet::new()), None);
+    }
 }

@@ -8,7 +8,7 @@ use crate::observed::ObservedStackSet;
 use crate::template::Template;
 
 use super::model::{DesiredStackSet, FieldChange};
-use super::noecho::MASK;
+use super::noecho::{MASK, NOECHO_TAG};
 
 const DEFAULT_ADMINISTRATION_ROLE: &str = "AWSCloudFormationStackSetAdministrationRole";
 const DEFAULT_EXECUTION_ROLE: &str = "AWSCloudFormationStackSetExecutionRole";
@@ -54,6 +54,7 @@ pub(super) fn stack_set_changes(
             .get(key)
             .and_then(|p| p.default.as_deref())
     };
+    let references_unchanged = observed.tags.get(NOECHO_TAG) == desired.tags.get(NOECHO_TAG);
     let keys: BTreeSet<&String> = observed
         .parameters
         .keys()
@@ -71,24 +72,17 @@ pub(super) fn stack_set_changes(
             .map(String::as_str)
             .or_else(|| default(key));
         let secret = desired.no_echo_parameters.contains(key);
-        // CloudFormation never returns a NoEcho value, so a masked value cannot be compared.
-        if before == after || (secret && before == Some(MASK) && after.is_some()) {
+        // StackSets answers `****` for a NoEcho value: the references it was last given are
+        // compared through their tag instead (a reference left unset keeps the template's
+        // Default, which the template diff covers).
+        if before == after
+            || (secret
+                && before == Some(MASK)
+                && (!desired.parameters.contains_key(key) || references_unchanged))
+        {
             continue;
         }
-        let shown = |v: Option<&str>| {
-            v.map(|v| {
-                if secret {
-                    MASK.to_string()
-                } else {
-                    v.to_string()
-                }
-            })
-        };
-        change(
-            format!("parameters.{key}"),
-            shown(before).as_deref(),
-            shown(after).as_deref(),
-        );
+        change(format!("parameters.{key}"), before, after);
     }
 
     let mut observed_tags = observed.tags.clone();

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use stackfleet_planner::inventory::AccountStatus::{Active, Suspended};
 use stackfleet_planner::observed::{InstanceStatus, ObservedStackSet};
-use stackfleet_planner::plan::{Cell, OperationAction, Plan, SkipReason, StackSetAction, plan};
+use stackfleet_planner::plan::{
+    Cell, MASK, NOECHO_TAG, OperationAction, Plan, SkipReason, StackSetAction, plan,
+};
 use stackfleet_planner::{Fleet, Inventory, Observed};
 
 use crate::common::{Dir, TEMPLATE, fleet_text, instance, nothing, org};
@@ -266,63 +268,94 @@ fn changed_settings_update_the_stack_set_once() {
     assert!(set.update_instances.is_empty());
 }
 
-#[test]
-fn secret_parameters_are_masked_in_changes() {
-    let inventory = org(&[("100000000001", "/A", Active)]);
+/// The fleet with NoEcho parameter `Secret` set to `value`.
+fn with_secret(value: &str) -> Result<(Dir, Fleet), String> {
     let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
         "Email = \"sec@example.com\"",
-        "Email = \"sec@example.com\", Secret = \"hunter2\"",
+        &format!("Email = \"sec@example.com\", Secret = \"{value}\""),
     );
-    let fleet = Dir::new().parse(&text).unwrap();
-    let mut observed = deployed(&fleet, &[("100000000001", "us-east-1")]);
-    let set = observed.stack_sets.get_mut("monitor").unwrap();
-    set.parameters.remove("Secret");
-    let plan = plan(&fleet, &inventory, &observed).unwrap();
-    let change = &plan.stack_sets[0].changes[0];
-    assert_eq!(change.field, "parameters.Secret");
-    // Before: the template's default (empty); after: the new value, masked.
-    assert_eq!(
-        (change.before.as_deref(), change.after.as_deref()),
-        (Some("****"), Some("****"))
-    );
-    let shown = serde_json::to_string(&plan.stack_sets[0].changes).unwrap();
-    assert!(!shown.contains("hunter2"));
+    let dir = Dir::new();
+    let fleet = dir.parse(&text).map_err(|e| e.to_string())?;
+    Ok((dir, fleet))
 }
 
 #[test]
-fn saved_plans_mask_secrets_and_apply_restores_them_from_fleet_toml() {
-    let inventory = org(&[("100000000001", "/A", Active)]);
-    let with = |secret: &str| {
-        let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
-            "Email = \"sec@example.com\"",
-            &format!("Email = \"sec@example.com\", Secret = \"{secret}\""),
-        );
-        let dir = Dir::new();
-        let fleet = dir.parse(&text).unwrap();
-        (dir, fleet)
+fn a_plain_noecho_value_is_refused_at_its_place_without_echoing_it() {
+    let Err(err) = with_secret("hunter2") else {
+        panic!("a plain NoEcho value was accepted");
     };
-    let (_dir, fleet) = with("hunter2");
-    let full = plan(&fleet, &inventory, &nothing()).unwrap();
-    let masked = full.masked();
-    let saved = serde_json::to_string(&masked).unwrap();
-    assert!(!saved.contains("hunter2"), "{saved}");
-    assert!(saved.contains("\"Secret\":\"****\""));
-    assert!(masked.is_masked());
-
-    let mut loaded: Plan = serde_json::from_str(&saved).unwrap();
-    loaded.unmask(&fleet).unwrap();
-    assert_eq!(
-        loaded, full,
-        "unmasking gives back exactly the plan that was made"
-    );
-
-    let (_other, changed) = with("hunter3");
-    let mut stale: Plan = serde_json::from_str(&saved).unwrap();
-    let err = stale.unmask(&changed).unwrap_err();
+    assert!(err.contains("fleet.toml:9:"), "{err}");
     assert!(
-        err.contains("NoEcho parameter Secret of stack set monitor"),
+        err.contains("parameter \"Secret\" is NoEcho in template monitor.yaml: give it a dynamic reference such as \"{{resolve:secretsmanager:"),
         "{err}"
     );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn noecho_is_read_as_cloudformation_reads_it_in_any_case() {
+    for spelling in ["true", "\"true\"", "\"True\"", "\"TRUE\""] {
+        let dir = Dir::new();
+        let template = TEMPLATE.replace("NoEcho: true", &format!("NoEcho: {spelling}"));
+        assert_ne!(template, TEMPLATE.replace("NoEcho: true", "NoEcho: false"));
+        dir.file("monitor.yaml", &template);
+        let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+            "Email = \"sec@example.com\"",
+            "Email = \"sec@example.com\", Secret = \"hunter2\"",
+        );
+        let err = dir.parse(&text).unwrap_err().to_string();
+        assert!(err.contains("is NoEcho"), "NoEcho: {spelling}: {err}");
+    }
+}
+
+#[test]
+fn a_changed_secret_reference_is_planned_though_stacksets_masks_the_value() {
+    let inventory = org(&[("100000000001", "/A", Active)]);
+    let v1 = "{{resolve:ssm-secure:/monitor/secret:1}}";
+    let v2 = "{{resolve:ssm-secure:/monitor/secret:2}}";
+    let (_d1, first) = with_secret(v1).unwrap();
+    let created = plan(&first, &inventory, &nothing()).unwrap();
+    let desired = created.stack_sets[0].desired.clone().unwrap();
+    // What apply left: the reference, which StackSets shows as ****, and the tag.
+    let mut observed = deployed(&first, &[("100000000001", "us-east-1")]);
+    let set = observed.stack_sets.get_mut("monitor").unwrap();
+    set.tags = desired.tags.clone();
+    set.parameters.insert("Secret".into(), MASK.into());
+    assert!(desired.tags.contains_key(NOECHO_TAG));
+    // The same reference: nothing to do.
+    let again = plan(&first, &inventory, &observed).unwrap();
+    assert!(
+        !again.summary.has_changes(),
+        "{:?}",
+        again.stack_sets[0].changes
+    );
+    // A new version of the secret: an update, which shows the reference (not a secret).
+    let (_d2, second) = with_secret(v2).unwrap();
+    let rotated = plan(&second, &inventory, &observed).unwrap();
+    let set = &rotated.stack_sets[0];
+    assert_eq!(set.action, StackSetAction::Update);
+    let change = set
+        .changes
+        .iter()
+        .find(|c| c.field == "parameters.Secret")
+        .expect("the parameter change");
+    assert_eq!(
+        (change.before.as_deref(), change.after.as_deref()),
+        (Some(MASK), Some(v2))
+    );
+    assert!(
+        set.changes
+            .iter()
+            .any(|c| c.field == format!("tags.{NOECHO_TAG}"))
+    );
+    assert_eq!(
+        set.desired.as_ref().unwrap().parameters["Secret"],
+        v2,
+        "the update sends the new reference"
+    );
+    // A plan holds no digest of anything: plan.json carries references only.
+    let saved = serde_json::to_string(&rotated).unwrap();
+    assert!(!saved.contains("no_echo_digests"));
 }
 
 #[test]
