@@ -67,7 +67,17 @@ impl Checker<'_> {
                 }
                 name.into_inner()
             }
-            None => "default".to_string(),
+            // A default name would let two unnamed fleets in one administrator account take each
+            // other's stack sets for their own, and plan to delete them.
+            None => {
+                self.error(
+                    &(0..0),
+                    "fleet.toml needs a top-level `name` (for example `name = \"security-baseline\"`): \
+                     it tags the fleet's stack sets (stackfleet:fleet) and tells them apart from \
+                     other fleets' in the same account",
+                );
+                String::new()
+            }
         };
         let organization = self.organization(raw.organization);
         let default_regions = raw.defaults.regions.map(|r| self.regions(r));
@@ -507,6 +517,7 @@ impl Checker<'_> {
             execution_role_name,
             auto_deployment,
             retain_stacks_on_delete: raw.retain_stacks_on_delete,
+            adopt: raw.adopt,
             rollout,
             targets,
         })

@@ -46,7 +46,7 @@ fn accepts_a_valid_fleet() {
         "organizational_units = [\"/A\", \"ou-ab12-cdefgh12\", \"r-ab12\"]\naccounts = [\"111122223333\"]\nexclude_organizational_units = [\"/A/B\"]\nexclude_accounts = [\"444455556666\"]",
     );
     let fleet = dir.parse(&text).unwrap();
-    assert_eq!(fleet.name, "default");
+    assert_eq!(fleet.name, "baseline");
     let set = &fleet.stack_sets[0];
     assert_eq!(set.regions, ["us-east-1", "eu-west-1"]);
     assert_eq!(set.parameters["Email"], "sec@example.com");
@@ -57,7 +57,7 @@ fn accepts_a_valid_fleet() {
 #[test]
 fn defaults_are_inherited_and_overridden() {
     let dir = Dir::new();
-    let text = "[organization]\nhome_region = \"eu-west-1\"\ncall_as = \"delegated-admin\"\n[defaults]\nregions = [\"eu-west-1\"]\n[defaults.rollout]\nmax_concurrent_count = 5\nfailure_tolerance_percentage = 10\nregion_concurrency = \"sequential\"\n\n[[stack_sets]]\nname = \"a\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nparameters = { Email = \"x@y.z\" }\nauto_deployment = { enabled = true }\n[stack_sets.rollout]\nmax_concurrent_percentage = 50\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
+    let text = "name = \"baseline\"\n[organization]\nhome_region = \"eu-west-1\"\ncall_as = \"delegated-admin\"\n[defaults]\nregions = [\"eu-west-1\"]\n[defaults.rollout]\nmax_concurrent_count = 5\nfailure_tolerance_percentage = 10\nregion_concurrency = \"sequential\"\n\n[[stack_sets]]\nname = \"a\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nparameters = { Email = \"x@y.z\" }\nauto_deployment = { enabled = true }\n[stack_sets.rollout]\nmax_concurrent_percentage = 50\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
     let fleet = dir.parse(text).unwrap();
     let set = &fleet.stack_sets[0];
     assert_eq!(set.regions, ["eu-west-1"]);
@@ -326,7 +326,7 @@ fn accepts_and_checks_the_role_to_assume() {
             .assume_role_arn
             .expect("the role is kept");
         assert_eq!(role.value, arn);
-        assert_eq!((role.location.line, role.location.column), (3, 19));
+        assert_eq!((role.location.line, role.location.column), (4, 19));
     }
     assert!(
         dir.parse(&fleet_text(
@@ -378,4 +378,12 @@ fn rejects_files_that_are_not_toml_or_not_utf8() {
             .contains("fleet.toml:2:19: fleet.toml is not valid UTF-8"),
         "{err}"
     );
+}
+
+#[test]
+fn a_fleet_without_a_name_is_refused() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("name = \"baseline\"\n", "");
+    let err = Dir::new().parse(&text).unwrap_err().to_string();
+    assert!(err.contains("fleet.toml needs a top-level `name`"), "{err}");
 }
