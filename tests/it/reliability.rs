@@ -325,8 +325,14 @@ fn faults_change_nothing_but_the_time_a_rollout_takes() {
         );
     }
 
-    // Same plan (fingerprint and OperationIds included), report, convergence and coverage.
-    assert_eq!(faulty.plan, clean.plan, "the plan differs under faults");
+    // Same plan (fingerprint included; each plan draws its own nonce, time and so OperationIds),
+    // report, convergence and coverage.
+    let stamp = ["nonce", "planned_at", "id"];
+    assert_eq!(
+        without(faulty.plan.clone(), &stamp),
+        without(clean.plan.clone(), &stamp),
+        "the plan differs under faults"
+    );
     assert_eq!(clean.plan["summary"]["create_instances"], 603);
     assert_eq!(clean.plan["summary"]["operations"], 1);
     // moto draws operation ids at random: only they may differ.
@@ -336,7 +342,8 @@ fn faults_change_nothing_but_the_time_a_rollout_takes() {
     );
     assert_eq!(clean.apply["converged"], true);
     assert_eq!(
-        faulty.replan, clean.replan,
+        without(faulty.replan.clone(), &stamp),
+        without(clean.replan.clone(), &stamp),
         "the plan after apply differs under faults"
     );
     assert_eq!(clean.replan["summary"]["operations"], 0);
@@ -776,7 +783,7 @@ fn a_lost_answer_to_a_started_operation_does_not_start_it_again() {
 }
 
 #[test]
-fn two_applies_at_once_share_one_stack_set_and_one_operation_per_step() {
+fn two_applies_at_once_end_with_one_stack_set_and_exactly_the_desired_instances() {
     let small = Small::new();
     let proxy = Proxy::with_aws_semantics(
         &small.moto,
@@ -795,48 +802,21 @@ fn two_applies_at_once_share_one_stack_set_and_one_operation_per_step() {
     proxy.wait_for_held(4, Duration::from_secs(120));
     proxy.release();
     let runs = [finish(first), finish(second)];
+    // Each plan has its own nonce, so the runs never share an operation id: one run's
+    // CreateStackSet wins, the other's is refused as a name in use, and that run plans again
+    // and finds alpha its own (same fleet tag). Both end by reading StackSets again.
     for run in &runs {
         run.assert_code(0);
     }
     proxy.wait_idle(Duration::from_secs(30));
     let stats = proxy.stats();
-
-    // Both runs sent the same OperationId for each step: that is what makes AWS start it once.
-    for operation in [
-        "CreateStackInstances",
-        "DeleteStackInstances",
-        "UpdateStackSet",
-    ] {
-        let calls: Vec<&Call> = stats
-            .calls
-            .iter()
-            .filter(|c| c.operation == operation)
-            .collect();
-        let ids: BTreeSet<(&str, &str)> = calls
-            .iter()
-            .map(|c| {
-                (
-                    c.param("StackSetName").unwrap_or_default(),
-                    c.param("OperationId").unwrap_or_default(),
-                )
-            })
-            .collect();
-        assert_eq!(calls.len(), 2 * ids.len(), "{operation}: {ids:?}");
-    }
-    // Per operation, one run started it and the other was told it exists and waited for it; the
-    // stack set's creation, planned from the same state, carries the same ClientRequestToken
-    // and is answered to both as one creation.
-    assert_eq!(stats.refused().len(), 5, "{:?}", stats.refused());
-    let waited: usize = runs
-        .iter()
-        .map(|r| {
-            r.stderr
-                .matches("already exists (started by an interrupted or a concurrent run); waiting for it")
-                .count()
-        })
-        .sum();
-    assert_eq!(waited, 5);
-    small.assert_converged(&stats);
+    assert_eq!(stats.executed("CreateStackSet").len(), 1);
+    assert_eq!(stack_set_names(&small.moto), ["alpha", "beta"]);
+    assert_eq!(listed_instances(&small.moto, "alpha"), small.alpha);
+    assert_eq!(listed_instances(&small.moto, "beta"), small.beta);
+    // Not asserted: one operation per step. moto runs an operation inside the call, so a step of
+    // the second run that starts after the first run's has finished repeats it (the known gap
+    // in docs/reliability.md); AWS refuses it while the other runs, and apply plans again.
     small.assert_nothing_to_do(&proxy);
 }
 

@@ -38,10 +38,13 @@ pub async fn run(
         None => fresh_plan(config, aws, printer).await?,
     };
     let mut reports = Vec::new();
-    let mut last_converged = true;
+    // Whether the last round ended well, and whether StackSets must be read again to prove it (a
+    // round that planned no change has just read it).
+    let (mut last_converged, mut verify_after) = (true, false);
     for round in 1..=MAX_ROUNDS {
         if !plan.summary.has_changes() {
             printer.status(render::plan::headline(&plan));
+            (last_converged, verify_after) = (true, false);
             break;
         }
         // A new round's plan is shown, guarded and confirmed like the first: it may differ.
@@ -55,6 +58,7 @@ pub async fn run(
         let report = execute(&session, &plan, args, printer).await?;
         let superseded = report.superseded();
         last_converged = report.converged();
+        verify_after = last_converged;
         reports.push(report);
         if !superseded || args.plan.is_some() || round == MAX_ROUNDS {
             break;
@@ -64,7 +68,6 @@ pub async fn run(
         );
         plan = fresh_plan(config, aws, printer).await?.1;
     }
-    let rounds = reports.len();
     let report = ApplyReport {
         stack_sets: reports.into_iter().flat_map(|r| r.stack_sets).collect(),
     };
@@ -79,7 +82,7 @@ pub async fn run(
     // Earlier rounds stopped because another operation changed a stack set; what counts is how
     // the last round ended, and then what StackSets holds.
     if last_converged {
-        return if rounds > 0 {
+        return if verify_after {
             verify(config, aws, printer).await
         } else {
             Ok(())

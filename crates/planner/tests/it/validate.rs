@@ -1,6 +1,7 @@
 //! Every rejection of fleet.toml, with its line and column.
 
-use crate::common::{Dir, fleet_text};
+use crate::common::{Dir, TEMPLATE, fleet_text};
+use stackfleet_planner::fleet;
 
 /// Line and column (1-based) of the `nth` occurrence of `needle` in `text`.
 fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
@@ -386,4 +387,56 @@ fn a_fleet_without_a_name_is_refused() {
         .replace("name = \"baseline\"\n", "");
     let err = Dir::new().parse(&text).unwrap_err().to_string();
     assert!(err.contains("fleet.toml needs a top-level `name`"), "{err}");
+}
+
+#[test]
+fn templates_are_regular_files_under_fleet_toml_unless_absolute_and_read_with_a_limit() {
+    let with_template = |path: &str| {
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+            .replace("\"monitor.yaml\"", &format!("{path:?}"))
+    };
+    // Not a regular file: a device that never ends, a directory.
+    rejects_at(
+        &with_template("/dev/zero"),
+        "\"/dev/zero\"",
+        0,
+        "is not a regular file",
+    );
+    rejects_at(&with_template("."), "\".\"", 0, "is not a regular file");
+
+    // Outside fleet.toml's directory through `..` or a symbolic link: refused.
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("monitor.yaml");
+    std::fs::write(&elsewhere, TEMPLATE).unwrap();
+    let dir = Dir::new();
+    let sub = dir.dir.path().join("fleet");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("monitor.yaml"), TEMPLATE).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sub.join("link.yaml")).unwrap();
+    let parse = |template: &str| {
+        let text = with_template(template);
+        let path = sub.join("fleet.toml");
+        std::fs::write(&path, &text).unwrap();
+        fleet::parse(&path, &text)
+    };
+    for escaping in ["../monitor.yaml", "link.yaml"] {
+        let err = parse(escaping).unwrap_err().to_string();
+        assert!(
+            err.contains("outside fleet.toml's directory"),
+            "{escaping}: {err}"
+        );
+    }
+    parse("monitor.yaml").expect("under fleet.toml's directory");
+    // An absolute path is an explicit choice.
+    parse(elsewhere.to_str().unwrap()).expect("an absolute path is allowed");
+
+    // Larger than CloudFormation takes: refused without reading it all.
+    let big = dir.dir.path().join("big.yaml");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(100 << 20).unwrap(); // 100 MiB, sparse
+    let err = Dir::new()
+        .parse(&with_template(big.to_str().unwrap()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is more than 51200 bytes"), "{err}");
 }
