@@ -499,7 +499,9 @@ fn excluding_an_ou_deletes_exactly_its_instances_and_coverage_shows_them_exclude
 
 /// A fleet of the marker template over /Prod, which holds an active account and two suspended
 /// ones; one of those still has an instance from before it was closed.
-const SUSPENDED_FLEET: &str = r#"[organization]
+const SUSPENDED_FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -531,7 +533,7 @@ fn suspended_accounts_are_skipped_and_their_instances_left_alone() {
                 "name": "marker",
                 "template_body": MARKER_TEMPLATE,
                 "parameters": {"Team": "security"},
-                "tags": {"stackfleet:fleet": "default"},
+                "tags": {"stackfleet:fleet": "baseline"},
                 "capabilities": [],
                 "instances": [{"account": "closed-old", "regions": ["us-east-1"]}],
             }],
@@ -741,4 +743,57 @@ fn without_a_terminal_apply_refuses_unless_auto_approved() {
         !before.to_string().contains("s3-policy-monitor"),
         "no stack set was created"
     );
+}
+
+#[test]
+fn an_edited_saved_plan_is_refused() {
+    let moto = Moto::start();
+    seed_example(&moto);
+    let ws = example_marker_workspace();
+    stackfleet(&moto, ws.path(), &["plan", "--out", "plan.json", "--quiet"]).assert_code(0);
+    let original = std::fs::read_to_string(ws.path().join("plan.json")).unwrap();
+    let plan: Value = serde_json::from_str(&original).unwrap();
+
+    // Each edit keeps the fingerprint, so only planning again can catch it.
+    let mut fewer = plan.clone();
+    fewer["stack_sets"][0]["operations"][0]["accounts"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
+    let mut summary = plan.clone();
+    summary["summary"]["delete_instances"] = json!(0);
+    summary["stack_sets"][0]["operations"][0]["action"] = json!("delete-instances");
+    let mut role = plan.clone();
+    role["organization"]["assume_role_arn"] = json!("arn:aws:iam::123456789012:role/Elsewhere");
+    let mut template = plan.clone();
+    template["stack_sets"][0]["desired"]["template_body"] = json!("Resources: {}\n");
+    for (what, edited) in [
+        ("operations", fewer),
+        ("operation action", summary),
+        ("role", role),
+        ("template", template),
+    ] {
+        std::fs::write(
+            ws.path().join("plan.json"),
+            serde_json::to_string_pretty(&edited).unwrap(),
+        )
+        .unwrap();
+        let before = moto.state();
+        let run = stackfleet(&moto, ws.path(), &["apply", "plan.json", "--auto-approve"]);
+        run.assert_code(1);
+        assert!(
+            run.stderr
+                .contains("plan plan.json is not what fleet.toml and the current state give")
+                && run.stderr.contains("nothing was applied"),
+            "{what}: {}",
+            run.stderr
+        );
+        assert!(
+            before == moto.state(),
+            "{what}: an edited plan changed moto's state"
+        );
+    }
+    // The file as saved still applies.
+    std::fs::write(ws.path().join("plan.json"), &original).unwrap();
+    stackfleet(&moto, ws.path(), &["apply", "plan.json", "--auto-approve"]).assert_code(0);
 }

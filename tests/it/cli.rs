@@ -13,7 +13,9 @@ use crate::harness::{
 const ROLE: &str = "arn:aws:iam::123456789012:role/StackfleetAdmin";
 
 /// One self-managed stack set of the marker template over the whole organization.
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -115,11 +117,33 @@ fn assume_role_acts_as_the_role_names_the_run_and_carries_into_the_saved_plan() 
             .unwrap();
     assert_eq!(saved["organization"]["assume_role_arn"], ROLE);
 
-    // Applying the saved plan assumes the same role, under this run's session name.
+    // The role is never taken from the file: without the same --assume-role, planning again
+    // gives another plan, and the saved one is refused.
     let apply = run_with(
         &moto,
         ws.path(),
         &["apply", "plan.json", "--auto-approve"],
+        &[("USER", Some("alice"))],
+    );
+    apply.assert_code(1);
+    assert!(
+        apply.stderr.contains(
+            "is not what fleet.toml and the current state give (differs in organization)"
+        ),
+        "{}",
+        apply.stderr
+    );
+    // With it, apply assumes the role, under this run's session name.
+    let apply = run_with(
+        &moto,
+        ws.path(),
+        &[
+            "apply",
+            "plan.json",
+            "--auto-approve",
+            "--assume-role",
+            ROLE,
+        ],
         &[("USER", Some("alice"))],
     );
     apply.assert_code(0);
@@ -177,7 +201,7 @@ fn a_malformed_role_is_located_in_fleet_toml_or_refused_as_a_flag() {
     run.assert_code(1);
     assert!(
         run.stderr.contains(
-            "fleet.toml:4:19: assume_role_arn \"arn:aws:iam::123:role/x\" is not an IAM role ARN"
+            "fleet.toml:6:19: assume_role_arn \"arn:aws:iam::123:role/x\" is not an IAM role ARN"
         ),
         "{}",
         run.stderr

@@ -14,7 +14,9 @@ const MANAGEMENT: &str = "123456789012";
 /// The marker template over /Workloads and /Security of the example organization, sandboxes
 /// excluded: /Infrastructure, the account at the root and the management account are targeted
 /// by nothing.
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 

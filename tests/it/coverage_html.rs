@@ -102,7 +102,9 @@ fn unwritable_out_fails_before_any_aws_call() {
     let ws = Workspace::new()
         .with_marker_template()
         .with_fleet(
-            r#"[organization]
+            r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 
 [[stack_sets]]

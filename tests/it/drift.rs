@@ -15,7 +15,9 @@ use crate::harness::{
 
 const MANAGEMENT: &str = "123456789012";
 
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -43,7 +45,7 @@ fn deployed(moto: Moto) -> (Moto, Value, Workspace) {
                 "name": "marker",
                 "template_body": MARKER_TEMPLATE,
                 "parameters": {"Team": "security"},
-                "tags": {"stackfleet:fleet": "default"},
+                "tags": {"stackfleet:fleet": "baseline"},
                 "capabilities": [],
                 "instances": [{
                     "accounts": [MANAGEMENT, "prod-a", "prod-b"],

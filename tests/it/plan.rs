@@ -14,7 +14,9 @@ const MANAGEMENT: &str = "123456789012";
 
 /// A fleet of one self-managed stack set of the marker template over the whole organization but
 /// /Excluded, in two regions.
-const MARKER_FLEET: &str = r#"[organization]
+const MARKER_FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -40,7 +42,7 @@ fn marker_stack_set(instances: Value) -> Value {
         "template_body": MARKER_TEMPLATE,
         "parameters": {"Team": "security"},
         "description": "End-to-end marker",
-        "tags": {"owner": "security", "purpose": "e2e", "stackfleet:fleet": "default"},
+        "tags": {"owner": "security", "purpose": "e2e", "stackfleet:fleet": "baseline"},
         "capabilities": [],
         "instances": instances,
     })
@@ -237,7 +239,7 @@ fn example_org_plans_one_create_operation_over_every_governed_account() {
     );
     assert_eq!(
         desired["tags"],
-        json!({"owner": "security", "purpose": "s3-policy-monitor", "stackfleet:fleet": "default"})
+        json!({"owner": "security", "purpose": "s3-policy-monitor", "stackfleet:fleet": "security-baseline"})
     );
     assert_eq!(
         desired["template_body"],
@@ -258,11 +260,24 @@ fn example_org_plans_one_create_operation_over_every_governed_account() {
         ],
     );
     run.assert_code(2);
-    assert_eq!(run.json(), plan);
+    // The same state gives the same plan, but for the nonce and time each plan is stamped with
+    // (and the operation ids derived from the nonce).
+    let unstamped = |mut p: Value| {
+        p["nonce"] = Value::Null;
+        p["planned_at"] = Value::Null;
+        for set in p["stack_sets"].as_array_mut().unwrap() {
+            for op in set["operations"].as_array_mut().unwrap() {
+                op["id"] = Value::Null;
+            }
+        }
+        p
+    };
+    assert_ne!(run.json()["nonce"], plan["nonce"]);
+    assert_eq!(unstamped(run.json()), unstamped(plan.clone()));
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path().join("plan.json")).unwrap())
             .expect("plan.json is JSON");
-    assert_eq!(saved, plan);
+    assert_eq!(saved, run.json());
 }
 
 #[test]
@@ -310,7 +325,7 @@ fn example_org_fully_deployed_has_no_changes() {
         "template_body": template,
         "parameters": {"NotificationEmail": "secops@example.com"},
         "description": "Alerts on S3 bucket policy and ACL changes",
-        "tags": {"owner": "security", "purpose": "s3-policy-monitor", "stackfleet:fleet": "default"},
+        "tags": {"owner": "security", "purpose": "s3-policy-monitor", "stackfleet:fleet": "security-baseline"},
         "capabilities": [],
         "instances": [{"accounts": governed, "regions": ["us-east-1", "eu-west-1"]}],
     }]);
@@ -469,12 +484,10 @@ fn small_org(stack_set: Value) -> Value {
 #[test]
 fn fully_deployed_fleet_has_no_changes() {
     let moto = Moto::start();
-    // Adopted from before stackfleet: no fleet tag, which the comparison ignores.
-    let mut stack_set = marker_stack_set(json!([{
+    let stack_set = marker_stack_set(json!([{
         "accounts": [MANAGEMENT, "prod-a", "standalone"],
         "regions": ["us-east-1", "eu-west-1"],
     }]));
-    stack_set["tags"] = json!({"owner": "security", "purpose": "e2e"});
     seed(&moto, small_org(stack_set));
     let ws = marker_workspace();
 
@@ -641,7 +654,7 @@ fn unknown_key_fails_before_any_aws_call() {
     run.assert_code(1);
     assert!(
         run.stderr
-            .contains("fleet.toml:3:1: unknown field `managment_account`"),
+            .contains("fleet.toml:5:1: unknown field `managment_account`"),
         "{}",
         run.stderr
     );
@@ -659,7 +672,7 @@ fn malformed_account_id_fails_before_any_aws_call() {
     run.assert_code(1);
     assert!(
         run.stderr
-            .contains("fleet.toml:17:37: malformed account id \"12345\": expected 12 digits"),
+            .contains("fleet.toml:19:37: malformed account id \"12345\": expected 12 digits"),
         "{}",
         run.stderr
     );
@@ -684,8 +697,8 @@ fn targets_missing_from_the_organization_are_located_in_fleet_toml() {
     assert!(before == moto.state(), "plan changed moto's state");
     let org_id = org["organization_id"].as_str().unwrap();
     for expected in [
-        format!("fleet.toml:15:34: OU path \"/Nope\" does not exist in organization {org_id}"),
-        format!("fleet.toml:16:13: account 210987654321 is not in organization {org_id}"),
+        format!("fleet.toml:17:34: OU path \"/Nope\" does not exist in organization {org_id}"),
+        format!("fleet.toml:18:13: account 210987654321 is not in organization {org_id}"),
     ] {
         assert!(
             run.stderr.contains(&expected),
@@ -710,9 +723,58 @@ fn refuses_to_run_as_another_management_account() {
             .contains("refusing to run as account 123456789012")
             && run
                 .stderr
-                .contains("fleet.toml:3:22: organization.management_account is 999999999999"),
+                .contains("fleet.toml:5:22: organization.management_account is 999999999999"),
         "{}",
         run.stderr
     );
     assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_same_named_stack_set_of_no_fleet_is_refused_until_adopted_and_adoption_is_shown() {
+    let moto = Moto::start();
+    let mut stack_set = marker_stack_set(json!([{
+        "accounts": [MANAGEMENT, "prod-a", "standalone"],
+        "regions": ["us-east-1", "eu-west-1"],
+    }]));
+    // Made by hand before stackfleet, or by someone else: no stackfleet:fleet tag.
+    stack_set["tags"] = json!({"owner": "security", "purpose": "e2e"});
+    seed(&moto, small_org(stack_set));
+    let ws = marker_workspace();
+
+    for command in [
+        &["plan"][..],
+        &["apply", "--auto-approve", "--allow-delete"],
+    ] {
+        let before = moto.state();
+        let run = stackfleet(&moto, ws.path(), command);
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains("stack set \"marker\" exists and is not this fleet's: it has no stackfleet:fleet tag")
+                && run.stderr.contains("adopt = true"),
+            "{}",
+            run.stderr
+        );
+        assert!(before == moto.state(), "{command:?} changed moto's state");
+    }
+
+    ws.edit(
+        "fleet.toml",
+        "permission_model = \"self-managed\"",
+        "permission_model = \"self-managed\"\nadopt = true",
+    );
+    let run = stackfleet(&moto, ws.path(), &["plan"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("adopt + update"), "{}", run.stdout);
+    let run = stackfleet(&moto, ws.path(), &["plan", "--output", "json"]);
+    let plan = run.json();
+    let set = &plan["stack_sets"][0];
+    assert_eq!(set["adopt"], true);
+    assert_eq!(
+        set["changes"],
+        json!([{"field": "tags.stackfleet:fleet", "before": null, "after": "baseline"}])
+    );
+    stackfleet(&moto, ws.path(), &["apply", "--auto-approve"]).assert_code(0);
+    let run = stackfleet(&moto, ws.path(), &["plan", "--detailed-exitcode"]);
+    run.assert_code(0);
 }

@@ -170,7 +170,9 @@ fn without(mut value: Value, keys: &[&str]) -> Value {
 const BIG_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
 
 /// One self-managed stack set of the marker template over the whole organization.
-const BIG_FLEET: &str = r#"[organization]
+const BIG_FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -323,8 +325,14 @@ fn faults_change_nothing_but_the_time_a_rollout_takes() {
         );
     }
 
-    // Same plan (fingerprint and OperationIds included), report, convergence and coverage.
-    assert_eq!(faulty.plan, clean.plan, "the plan differs under faults");
+    // Same plan (fingerprint included; each plan draws its own nonce, time and so OperationIds),
+    // report, convergence and coverage.
+    let stamp = ["nonce", "planned_at", "id"];
+    assert_eq!(
+        without(faulty.plan.clone(), &stamp),
+        without(clean.plan.clone(), &stamp),
+        "the plan differs under faults"
+    );
     assert_eq!(clean.plan["summary"]["create_instances"], 603);
     assert_eq!(clean.plan["summary"]["operations"], 1);
     // moto draws operation ids at random: only they may differ.
@@ -334,7 +342,8 @@ fn faults_change_nothing_but_the_time_a_rollout_takes() {
     );
     assert_eq!(clean.apply["converged"], true);
     assert_eq!(
-        faulty.replan, clean.replan,
+        without(faulty.replan.clone(), &stamp),
+        without(clean.replan.clone(), &stamp),
         "the plan after apply differs under faults"
     );
     assert_eq!(clean.replan["summary"]["operations"], 0);
@@ -366,7 +375,9 @@ fn faults_change_nothing_but_the_time_a_rollout_takes() {
 
 const SMALL_REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
-const SMALL_FLEET: &str = r#"[organization]
+const SMALL_FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
@@ -417,7 +428,7 @@ fn small_spec() -> Value {
             "name": "beta",
             "template_body": MARKER_TEMPLATE,
             "parameters": {"Team": "old"},
-            "tags": {"stackfleet:fleet": "default"},
+            "tags": {"stackfleet:fleet": "baseline"},
             "capabilities": [],
             "instances": [
                 {"accounts": ["ex-1", "ex-2"], "regions": ["us-east-1"]},
@@ -772,7 +783,7 @@ fn a_lost_answer_to_a_started_operation_does_not_start_it_again() {
 }
 
 #[test]
-fn two_applies_at_once_share_one_stack_set_and_one_operation_per_step() {
+fn two_applies_at_once_end_with_one_stack_set_and_exactly_the_desired_instances() {
     let small = Small::new();
     let proxy = Proxy::with_aws_semantics(
         &small.moto,
@@ -791,48 +802,21 @@ fn two_applies_at_once_share_one_stack_set_and_one_operation_per_step() {
     proxy.wait_for_held(4, Duration::from_secs(120));
     proxy.release();
     let runs = [finish(first), finish(second)];
+    // Each plan has its own nonce, so the runs never share an operation id: one run's
+    // CreateStackSet wins, the other's is refused as a name in use, and that run plans again
+    // and finds alpha its own (same fleet tag). Both end by reading StackSets again.
     for run in &runs {
         run.assert_code(0);
     }
     proxy.wait_idle(Duration::from_secs(30));
     let stats = proxy.stats();
-
-    // Both runs sent the same OperationId for each step: that is what makes AWS start it once.
-    for operation in [
-        "CreateStackInstances",
-        "DeleteStackInstances",
-        "UpdateStackSet",
-    ] {
-        let calls: Vec<&Call> = stats
-            .calls
-            .iter()
-            .filter(|c| c.operation == operation)
-            .collect();
-        let ids: BTreeSet<(&str, &str)> = calls
-            .iter()
-            .map(|c| {
-                (
-                    c.param("StackSetName").unwrap_or_default(),
-                    c.param("OperationId").unwrap_or_default(),
-                )
-            })
-            .collect();
-        assert_eq!(calls.len(), 2 * ids.len(), "{operation}: {ids:?}");
-    }
-    // Per operation, one run started it and the other was told it exists and waited for it; the
-    // stack set's creation, planned from the same state, carries the same ClientRequestToken
-    // and is answered to both as one creation.
-    assert_eq!(stats.refused().len(), 5, "{:?}", stats.refused());
-    let waited: usize = runs
-        .iter()
-        .map(|r| {
-            r.stderr
-                .matches("already exists (started by an interrupted or a concurrent run); waiting for it")
-                .count()
-        })
-        .sum();
-    assert_eq!(waited, 5);
-    small.assert_converged(&stats);
+    assert_eq!(stats.executed("CreateStackSet").len(), 1);
+    assert_eq!(stack_set_names(&small.moto), ["alpha", "beta"]);
+    assert_eq!(listed_instances(&small.moto, "alpha"), small.alpha);
+    assert_eq!(listed_instances(&small.moto, "beta"), small.beta);
+    // Not asserted: one operation per step. moto runs an operation inside the call, so a step of
+    // the second run that starts after the first run's has finished repeats it (the known gap
+    // in docs/reliability.md); AWS refuses it while the other runs, and apply plans again.
     small.assert_nothing_to_do(&proxy);
 }
 
@@ -856,22 +840,92 @@ fn a_stack_set_created_by_someone_else_after_the_plan_is_not_taken_for_ours() {
     proxy.note_stack_set("alpha");
     proxy.release();
     let run = finish(child);
-    let plan = stackfleet_env(&proxy, small.ws.path(), &["plan", "--output", "json"], &[]);
-    plan.assert_code(0);
-    let alpha = plan.json()["stack_sets"]
-        .as_array()
-        .expect("stack sets")
-        .iter()
-        .find(|s| s["name"] == "alpha")
-        .cloned()
-        .expect("alpha planned");
-    // Either apply says it did not converge, or alpha really is what fleet.toml says.
+    // The colleague's alpha carries no stackfleet:fleet tag: apply plans again, refuses to take
+    // it over, names it, and fails.
+    run.assert_code(1);
     assert!(
-        run.code != Some(0) || alpha["action"] == "none",
-        "apply reported success, but alpha still differs from fleet.toml (plan: {}):\n{}",
-        alpha["action"],
+        run.stderr.contains(
+            "stack set \"alpha\" exists and is not this fleet's: it has no stackfleet:fleet tag"
+        ),
+        "{}",
         run.stderr
     );
+    let params = boto3(
+        &small.moto,
+        "result = client('cloudformation').describe_stack_set(StackSetName='alpha')['StackSet']['Parameters']",
+        Value::Null,
+    );
+    assert_eq!(
+        params,
+        json!([{"ParameterKey": "Team", "ParameterValue": "colleague"}]),
+        "the colleague's stack set was left as it was"
+    );
+}
+
+#[test]
+fn an_apply_whose_second_round_converges_exits_zero() {
+    let small = Small::new();
+    let proxy = Proxy::with_aws_semantics(&small.moto, Faults::none(), &["beta"]);
+    proxy.hold_mutations();
+    let child = stackfleet_command(&proxy, small.ws.path(), &["apply", "--auto-approve"], &[])
+        .spawn()
+        .expect("stackfleet starts");
+    // A concurrent run of this fleet creates alpha first (with our tag, another parameter).
+    proxy.wait_for_held(2, Duration::from_secs(60));
+    boto3(
+        &small.moto,
+        "client('cloudformation').create_stack_set(StackSetName='alpha', TemplateBody=ARGS, \
+         Parameters=[{'ParameterKey': 'Team', 'ParameterValue': 'colleague'}], \
+         Tags=[{'Key': 'stackfleet:fleet', 'Value': 'baseline'}])",
+        Value::from(MARKER_TEMPLATE),
+    );
+    proxy.note_stack_set("alpha");
+    proxy.release();
+    let run = finish(child);
+    assert!(
+        run.stderr.contains("planning again"),
+        "the first round was superseded:\n{}",
+        run.stderr
+    );
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("checked: the stack sets match fleet.toml"),
+        "{}",
+        run.stderr
+    );
+    small.assert_nothing_to_do(&proxy);
+}
+
+#[test]
+fn an_instance_removed_out_of_band_twice_is_created_again_each_time() {
+    let small = Small::new();
+    let proxy = Proxy::with_aws_semantics(&small.moto, Faults::none(), &["beta"]);
+    let apply = || stackfleet_env(&proxy, small.ws.path(), &["apply", "--auto-approve"], &[]);
+    apply().assert_code(0);
+    let (account, region) = small.alpha[0].clone();
+    for round in 1..=2 {
+        // The same state each time: the same fingerprint and the same plan, but never the same
+        // operation id, so the second creation is not taken for the first, finished one.
+        boto3(
+            &small.moto,
+            "client('cloudformation').delete_stack_instances(StackSetName='alpha', \
+             Accounts=[ARGS[0]], Regions=[ARGS[1]], RetainStacks=False)",
+            json!([account, region]),
+        );
+        assert!(
+            !listed_instances(&small.moto, "alpha").contains(&(account.clone(), region.clone())),
+            "round {round}: removed"
+        );
+        let run = apply();
+        run.assert_code(0);
+        assert!(
+            listed_instances(&small.moto, "alpha").contains(&(account.clone(), region.clone())),
+            "round {round}: apply exited 0 but the instance is still missing:\n{}",
+            run.stderr
+        );
+    }
+    small.assert_nothing_to_do(&proxy);
 }
 
 #[test]

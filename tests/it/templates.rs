@@ -15,7 +15,9 @@ const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 /// in the security account's home region. Parameter values come from the seeded organization.
 fn fleet(organization_id: &str, security: &str) -> String {
     format!(
-        r#"[organization]
+        r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 

@@ -21,7 +21,9 @@ fn a_missing_required_parameter_is_located() {
     let ws = Workspace::new()
         .copy_from_repo("templates/s3-policy-monitor.yaml")
         .with_fleet(
-            r#"[organization]
+            r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 
 [[stack_sets]]
@@ -39,7 +41,7 @@ organizational_units = ["/"]
     run.assert_code(1);
     assert!(
         run.stderr.contains(
-            "fleet.toml:9:14: stack set \"s3-policy-monitor\" leaves required parameter \"NotificationEmail\" unset"
+            "fleet.toml:11:14: stack set \"s3-policy-monitor\" leaves required parameter \"NotificationEmail\" unset"
         ),
         "{}",
         run.stderr

@@ -261,7 +261,8 @@ def test_the_example_fleet_sets_exactly_what_each_template_needs():
     sets = {s["name"]: s for s in fleet["stack_sets"]}
     assert set(sets) == {"s3-policy-monitor-hub", "s3-policy-monitor-spoke"}
     for stack_set in sets.values():
-        template_path = (EXAMPLE_FLEET.parent / stack_set["template"]).resolve()
+        # The example is meant to be copied to the repository root, next to templates/.
+        template_path = (REPO / stack_set["template"]).resolve()
         assert template_path.is_file(), stack_set["template"]
         declared = load(template_path)["Parameters"]
         given = stack_set.get("parameters", {})

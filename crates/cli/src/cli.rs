@@ -80,7 +80,7 @@ pub enum Command {
     /// Check fleet.toml and its templates without calling AWS.
     #[command(after_help = "Examples:
   stackfleet validate
-  stackfleet validate -c examples/hub-and-spoke/fleet.toml")]
+  stackfleet validate -c fleets/security.toml")]
     Validate,
     /// Show exactly which stack sets and account × region instances apply would create, update or delete.
     ///

@@ -15,6 +15,7 @@ mod progress;
 mod render;
 mod session;
 mod settings;
+mod stamp;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

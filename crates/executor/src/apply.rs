@@ -4,7 +4,7 @@ use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
     AccountFilterType, AutoDeployment as AwsAutoDeployment, Capability, ConcurrencyMode as AwsMode,
-    DeploymentTargets, Parameter, PermissionModels, RegionConcurrencyType,
+    DeploymentTargets, Parameter, PermissionModels, RegionConcurrencyType, StackSetOperationAction,
     StackSetOperationPreferences, Tag,
 };
 use futures::stream::{self, StreamExt};
@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::error::ExecError;
 use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 use crate::observe::call_as;
-use crate::operation::{AfterWaiting, PollPolicy, StackSetContext};
+use crate::operation::{AfterWaiting, Expected, PollPolicy, StackSetContext};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
@@ -120,7 +120,7 @@ pub async fn apply(
                 events,
                 poll,
             };
-            async move { apply_stack_set(&ctx, caller, &plan.fingerprint, set).await }
+            async move { apply_stack_set(&ctx, caller, plan, set).await }
         })
         .buffered(STACK_SET_CONCURRENCY)
         .collect()
@@ -131,7 +131,7 @@ pub async fn apply(
 async fn apply_stack_set(
     ctx: &StackSetContext<'_>,
     caller: CallAs,
-    fingerprint: &str,
+    plan: &Plan,
     set: &StackSetPlan,
 ) -> StackSetReport {
     let mut report = StackSetReport {
@@ -143,7 +143,7 @@ async fn apply_stack_set(
     };
     if set.action == StackSetAction::Create
         && let Some(desired) = &set.desired
-        && let Err(e) = create_stack_set(ctx, caller, fingerprint, set, desired).await
+        && let Err(e) = create_stack_set(ctx, caller, plan, set, desired).await
     {
         report.superseded = matches!(e, ExecError::Superseded { .. });
         report.error = Some(e.to_string());
@@ -151,7 +151,7 @@ async fn apply_stack_set(
         return report;
     }
     for (i, op) in set.operations.iter().enumerate() {
-        match run_operation(ctx, set, op).await {
+        match run_operation(ctx, plan, set, op).await {
             Ok((operation_id, outcome)) => {
                 report.operations.push(OperationReport {
                     operation_id,
@@ -210,10 +210,12 @@ async fn apply_stack_set(
 }
 
 /// CreateStackSet's idempotency token: the same for every attempt of this plan's creation,
-/// different for another plan's. AWS allows `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
-fn request_token(fingerprint: &str, name: &str) -> String {
-    let digest = &fingerprint[..fingerprint.len().min(32)];
-    format!("stackfleet-{digest}-{name}")
+/// different for another plan's (the nonce). AWS allows `[a-zA-Z][-a-zA-Z0-9]*`, at most 128
+/// characters.
+fn request_token(plan: &Plan, name: &str) -> String {
+    let digest = &plan.fingerprint[..plan.fingerprint.len().min(16)];
+    let nonce = &plan.nonce[..plan.nonce.len().min(16)];
+    format!("stackfleet-{digest}{nonce}-{name}")
         .chars()
         .take(128)
         .collect()
@@ -262,7 +264,7 @@ macro_rules! stack_set_settings {
 async fn create_stack_set(
     ctx: &StackSetContext<'_>,
     caller: CallAs,
-    fingerprint: &str,
+    plan: &Plan,
     set: &StackSetPlan,
     desired: &DesiredStackSet,
 ) -> Result<(), ExecError> {
@@ -272,7 +274,7 @@ async fn create_stack_set(
         .call_as(call_as(caller))
         // The SDK retries a call whose answer was lost; the token makes AWS answer that retry
         // as the first call rather than as a name in use.
-        .client_request_token(request_token(fingerprint, &set.name));
+        .client_request_token(request_token(plan, &set.name));
     match stack_set_settings!(request, set, desired).send().await {
         Ok(_) => {}
         // Someone (a colleague, a concurrent apply, an interrupted run) created it after the
@@ -293,9 +295,21 @@ async fn create_stack_set(
 
 async fn run_operation(
     ctx: &StackSetContext<'_>,
+    plan: &Plan,
     set: &StackSetPlan,
     op: &Operation,
 ) -> Result<(String, OperationOutcome), OperationError> {
+    let expected = Expected {
+        action: match op.action {
+            OperationAction::CreateInstances => StackSetOperationAction::Create,
+            OperationAction::DeleteInstances => StackSetOperationAction::Delete,
+            OperationAction::UpdateStackSet | OperationAction::UpdateInstances => {
+                StackSetOperationAction::Update
+            }
+        },
+        planned_at: i64::try_from(plan.planned_at).unwrap_or(i64::MAX),
+    };
+    let expected = Some(&expected);
     let rollout = set.desired.as_ref().map(|d| &d.rollout);
     let preferences = operation_preferences(rollout);
     let service = set.permission_model == PermissionModel::ServiceManaged;
@@ -331,9 +345,13 @@ async fn run_operation(
     }
     let started = match op.action {
         OperationAction::CreateInstances => {
-            ctx.start("CreateStackInstances", id, AfterWaiting::Stop, || async {
-                instance_call!(create_stack_instances)
-            })
+            ctx.start_expecting(
+                "CreateStackInstances",
+                id,
+                expected,
+                AfterWaiting::Stop,
+                || async { instance_call!(create_stack_instances) },
+            )
             .await
         }
         OperationAction::DeleteInstances => {
@@ -341,15 +359,23 @@ async fn run_operation(
                 .desired
                 .as_ref()
                 .is_some_and(|d| d.retain_stacks_on_delete);
-            ctx.start("DeleteStackInstances", id, AfterWaiting::Stop, || async {
-                instance_call!(delete_stack_instances.retain_stacks(retain))
-            })
+            ctx.start_expecting(
+                "DeleteStackInstances",
+                id,
+                expected,
+                AfterWaiting::Stop,
+                || async { instance_call!(delete_stack_instances.retain_stacks(retain)) },
+            )
             .await
         }
         OperationAction::UpdateInstances => {
-            ctx.start("UpdateStackInstances", id, AfterWaiting::Stop, || async {
-                instance_call!(update_stack_instances)
-            })
+            ctx.start_expecting(
+                "UpdateStackInstances",
+                id,
+                expected,
+                AfterWaiting::Stop,
+                || async { instance_call!(update_stack_instances) },
+            )
             .await
         }
         OperationAction::UpdateStackSet => {
@@ -363,17 +389,23 @@ async fn run_operation(
                     },
                 });
             };
-            ctx.start("UpdateStackSet", id, AfterWaiting::Stop, || async {
-                let request = client
-                    .update_stack_set()
-                    .operation_preferences(preferences.clone())
-                    .operation_id(id)
-                    .call_as(ctx.call_as.clone());
-                stack_set_settings!(request, set, desired)
-                    .send()
-                    .await
-                    .map(|o| o.operation_id)
-            })
+            ctx.start_expecting(
+                "UpdateStackSet",
+                id,
+                expected,
+                AfterWaiting::Stop,
+                || async {
+                    let request = client
+                        .update_stack_set()
+                        .operation_preferences(preferences.clone())
+                        .operation_id(id)
+                        .call_as(ctx.call_as.clone());
+                    stack_set_settings!(request, set, desired)
+                        .send()
+                        .await
+                        .map(|o| o.operation_id)
+                },
+            )
             .await
         }
     };

@@ -60,6 +60,19 @@ pub enum ExecError {
         /// The other operations, or a note on what changed.
         operations: Vec<String>,
     },
+    /// An operation with this plan's id exists but is not this plan's: waiting for it would
+    /// report a step as done that was never run.
+    #[error(
+        "stack set {stack_set} already has an operation {operation_id} that is not this plan's: {reason}; nothing was waited for\n  plan again (`stackfleet apply` draws a new operation id for every plan)"
+    )]
+    NotOurs {
+        /// The stack set.
+        stack_set: String,
+        /// The operation id.
+        operation_id: String,
+        /// Why it is not ours.
+        reason: String,
+    },
     /// Any other failure.
     #[error("CloudFormation {operation} failed: {message}")]
     Call {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudformation::types::CallAs as AwsCallAs;
+use aws_sdk_cloudformation::types::{CallAs as AwsCallAs, StackSetOperationAction};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
@@ -56,6 +56,23 @@ pub enum AfterWaiting {
     Stop,
 }
 
+/// What an operation of this plan looks like, so that an existing operation with the same id is
+/// taken for ours only if it is: StackSets' `Action` and a `CreationTimestamp` not before the plan
+/// was made (API reference, "StackSetOperation":
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperation.html>).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    /// `CREATE` for CreateStackInstances, `UPDATE` for UpdateStackSet and UpdateStackInstances,
+    /// `DELETE` for DeleteStackInstances.
+    pub action: StackSetOperationAction,
+    /// When the plan was made (Unix seconds).
+    pub planned_at: i64,
+}
+
+/// How far StackSets' clock may be behind ours before our own operation would look older than
+/// the plan that started it.
+pub const CLOCK_SKEW_SECS: i64 = 300;
+
 /// The StackSets context of one stack set: client, caller, events, polling.
 #[derive(Clone)]
 pub struct StackSetContext<'a> {
@@ -94,6 +111,26 @@ impl StackSetContext<'_> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
     {
+        self.start_expecting(name, operation_id, None, after_waiting, call)
+            .await
+    }
+
+    /// [`StackSetContext::start`], and when the id already exists, checks with
+    /// DescribeStackSetOperation that the existing operation is what `expected` says before
+    /// waiting for it; otherwise fails with [`ExecError::NotOurs`].
+    pub async fn start_expecting<E, F, Fut>(
+        &self,
+        name: &'static str,
+        operation_id: &str,
+        expected: Option<&Expected>,
+        after_waiting: AfterWaiting,
+        call: F,
+    ) -> Result<String, ExecError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
+    {
         let mut waits = 0;
         loop {
             let err = match call().await {
@@ -102,6 +139,9 @@ impl StackSetContext<'_> {
             };
             match err.code() {
                 Some("OperationIdAlreadyExistsException") => {
+                    if let Some(expected) = expected {
+                        self.check_ours(operation_id, expected).await?;
+                    }
                     self.emit(Event::OperationResumed {
                         stack_set: self.stack_set.to_string(),
                         operation_id: operation_id.to_string(),
@@ -120,6 +160,49 @@ impl StackSetContext<'_> {
                 }
                 _ => return Err(ExecError::from_sdk(name, err)),
             }
+        }
+    }
+
+    /// Checks that the existing operation `operation_id` is the one this plan would start.
+    async fn check_ours(&self, operation_id: &str, expected: &Expected) -> Result<(), ExecError> {
+        let out = self
+            .client
+            .describe_stack_set_operation()
+            .stack_set_name(self.stack_set)
+            .operation_id(operation_id)
+            .call_as(self.call_as.clone())
+            .send()
+            .await
+            .map_err(|e| ExecError::from_sdk("DescribeStackSetOperation", e))?;
+        let operation = out.stack_set_operation;
+        let action = operation.as_ref().and_then(|o| o.action());
+        let created = operation
+            .as_ref()
+            .and_then(|o| o.creation_timestamp())
+            .map(|t| t.secs());
+        let reason = if action != Some(&expected.action) {
+            Some(format!(
+                "it is a {} operation, and this step is {}",
+                action.map_or("(unknown)", |a| a.as_str()),
+                expected.action.as_str()
+            ))
+        } else {
+            match created {
+                Some(c) if c + CLOCK_SKEW_SECS < expected.planned_at => Some(format!(
+                    "it was created at {c} (Unix time), before this plan was made ({})",
+                    expected.planned_at
+                )),
+                Some(_) => None,
+                None => Some("StackSets gives no creation time for it".to_string()),
+            }
+        };
+        match reason {
+            None => Ok(()),
+            Some(reason) => Err(ExecError::NotOurs {
+                stack_set: self.stack_set.to_string(),
+                operation_id: operation_id.to_string(),
+                reason,
+            }),
         }
     }
 

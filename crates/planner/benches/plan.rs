@@ -148,8 +148,9 @@ fn main() {
         .filter(|r| !r.starts_with("cn-") && !r.starts_with("us-gov"))
         .take(30)
         .collect();
-    let mut text =
-        format!("[organization]\nhome_region = \"us-east-1\"\n[defaults]\nregions = {regions:?}\n");
+    let mut text = format!(
+        "name = \"bench\"\n[organization]\nhome_region = \"us-east-1\"\n[defaults]\nregions = {regions:?}\n"
+    );
     for n in 0..3 {
         text.push_str(&format!(
             "[[stack_sets]]\nname = \"set-{n}\"\ntemplate = \"t.yaml\"\npermission_model = \"self-managed\"\n[stack_sets.targets]\norganizational_units = [\"/\"]\nexclude_organizational_units = [\"/L0N3/L1N3\"]\n"
@@ -282,7 +283,8 @@ fn stack_set(name: &str, instances: Vec<ObservedInstance>, template: &str) -> Ob
         description: None,
         template_body: template.to_string(),
         parameters: BTreeMap::new(),
-        tags: BTreeMap::new(),
+        // The bench fleet's own stack sets (fleet.toml `name = "bench"`).
+        tags: [("stackfleet:fleet".to_string(), "bench".to_string())].into(),
         capabilities: Default::default(),
         permission_model: stackfleet_planner::fleet::PermissionModel::SelfManaged,
         administration_role_arn: None,

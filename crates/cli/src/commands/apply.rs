@@ -5,8 +5,8 @@ use std::path::Path;
 
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, observe::call_as};
-use stackfleet_planner::Plan;
-use stackfleet_planner::plan::{PLAN_FORMAT_VERSION, fingerprint};
+use stackfleet_planner::plan::{PLAN_FORMAT_VERSION, StackSetAction};
+use stackfleet_planner::{Plan, fleet};
 use tokio::sync::mpsc;
 
 use crate::cli::{ApplyArgs, ReportFormat};
@@ -37,9 +37,13 @@ pub async fn run(
         None => fresh_plan(config, aws, printer).await?,
     };
     let mut reports = Vec::new();
+    // Whether the last round ended well, and whether StackSets must be read again to prove it (a
+    // round that planned no change has just read it).
+    let (mut last_converged, mut verify_after) = (true, false);
     for round in 1..=MAX_ROUNDS {
         if !plan.summary.has_changes() {
             printer.status(render::plan::headline(&plan));
+            (last_converged, verify_after) = (true, false);
             break;
         }
         // A new round's plan is shown, guarded and confirmed like the first: it may differ.
@@ -52,6 +56,8 @@ pub async fn run(
         )?;
         let report = execute(&session, &plan, aws, args, printer).await?;
         let superseded = report.superseded();
+        last_converged = report.converged();
+        verify_after = last_converged;
         reports.push(report);
         if !superseded || args.plan.is_some() || round == MAX_ROUNDS {
             break;
@@ -72,8 +78,14 @@ pub async fn run(
         ReportFormat::Json => render::apply::json(&report),
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
-    if report.converged() {
-        return Ok(());
+    // Earlier rounds stopped because another operation changed a stack set; what counts is how
+    // the last round ended, and then what StackSets holds.
+    if last_converged {
+        return if verify_after {
+            verify(config, aws, printer).await
+        } else {
+            Ok(())
+        };
     }
     if report.superseded() && report.stack_sets.last().is_some_and(|s| s.superseded) {
         return Err(CliError::NotConverged(
@@ -94,6 +106,28 @@ pub async fn run(
         } else {
             ""
         }
+    )))
+}
+
+/// Reads the state again after apply and fails unless planning gives no change: the operations'
+/// statuses alone do not prove that the stack sets are what fleet.toml says (an operation taken
+/// for ours that was not, a change made meanwhile by someone else).
+async fn verify(config: &Path, aws: &AwsSettings, printer: Printer) -> Result<(), CliError> {
+    let (_, plan) = fresh_plan(config, aws, printer).await?;
+    if !plan.summary.has_changes() {
+        printer.status("checked: the stack sets match fleet.toml");
+        return Ok(());
+    }
+    let left: Vec<String> = plan
+        .stack_sets
+        .iter()
+        .filter(|s| s.action != StackSetAction::None || !s.operations.is_empty())
+        .map(|s| s.name.clone())
+        .collect();
+    Err(CliError::NotConverged(format!(
+        "apply ended, but reading StackSets again still shows changes for {} ({}); run `stackfleet plan` to see them",
+        left.join(", "),
+        render::plan::headline(&plan)
     )))
 }
 
@@ -147,7 +181,7 @@ async fn wait_for_running<'a>(
 /// Reads a saved plan and checks that the organization and stack sets still look as they did.
 async fn saved_plan(
     path: &Path,
-    _config: &Path,
+    config: &Path,
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Session, Plan), CliError> {
@@ -178,12 +212,17 @@ async fn saved_plan(
             requested: requested.clone(),
         });
     }
+    // Everything is planned again from fleet.toml and the current state; the file is only
+    // accepted if that gives the same plan. Its role, fleet and stack sets are never trusted.
+    let mut fleet = fleet::load(config)?;
+    aws.apply_to(&mut fleet);
+    fleet.organization.home_region = plan.organization.home_region.clone();
     let session = session::connect(
         aws,
-        &plan.organization.home_region,
-        aws.role(plan.organization.assume_role_arn.as_deref()),
-        None,
-        plan.organization.call_as,
+        &fleet.organization.home_region,
+        aws.fleet_role(&fleet),
+        fleet.organization.management_account.as_ref(),
+        fleet.organization.call_as,
         printer,
     )
     .await?;
@@ -200,36 +239,83 @@ async fn saved_plan(
             session.caller_account
         )));
     }
-    let names: Vec<String> = plan
-        .stack_sets
-        .iter()
-        .filter(|s| s.desired.is_some())
-        .map(|s| s.name.clone())
-        .collect();
-    let (inventory, observed) = session::read(
-        &session,
-        &plan.fleet,
-        plan.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
-    let now = fingerprint(&inventory, &observed);
-    if now != plan.fingerprint {
+    let (now, _, _) = plan_with(&session, &fleet, aws, printer).await?;
+    if now.fingerprint != plan.fingerprint {
         return Err(CliError::StalePlan(format!(
             "the organization or the stack sets changed since plan {} was made (fingerprint {} is now {}); nothing was applied\n  run `stackfleet plan --out {}` again, review it, and apply the new plan (or run `stackfleet apply` to plan and apply in one go)",
             path.display(),
             short(&plan.fingerprint),
-            short(&now),
+            short(&now.fingerprint),
+            path.display()
+        )));
+    }
+    let now = now.stamped(&plan.nonce, plan.planned_at);
+    if let Some(difference) = difference(&plan, &now) {
+        return Err(CliError::StalePlan(format!(
+            "plan {} is not what fleet.toml and the current state give ({difference}); nothing was applied\n  a saved plan is applied only as `stackfleet plan` would make it now: run `stackfleet plan --out {}` again and review it",
+            path.display(),
             path.display()
         )));
     }
     printer.status(format!(
-        "plan {} is current (fingerprint {})",
+        "plan {} is current (fingerprint {}) and is what fleet.toml gives",
         path.display(),
-        short(&now)
+        short(&now.fingerprint)
     ));
-    Ok((session, plan))
+    Ok((session, now))
+}
+
+/// Where a saved plan differs from the plan made again with its nonce, masked values aside;
+/// `None` if nowhere.
+fn difference(saved: &Plan, now: &Plan) -> Option<String> {
+    let (saved, now) = (comparable(saved), comparable(now));
+    if saved == now {
+        return None;
+    }
+    let mut fields = Vec::new();
+    macro_rules! field {
+        ($($f:ident),*) => {$(
+            if saved.$f != now.$f {
+                fields.push(stringify!($f).to_string());
+            }
+        )*};
+    }
+    field!(
+        format_version,
+        fingerprint,
+        fleet,
+        nonce,
+        planned_at,
+        organization,
+        summary
+    );
+    let names = |p: &Plan| {
+        p.stack_sets
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+    };
+    if names(&saved) != names(&now) {
+        fields.push(format!(
+            "stack sets [{}] instead of [{}]",
+            names(&saved).join(", "),
+            names(&now).join(", ")
+        ));
+    } else {
+        for (a, b) in saved.stack_sets.iter().zip(&now.stack_sets) {
+            if a != b {
+                fields.push(format!("stack set {}", a.name));
+            }
+        }
+    }
+    Some(format!("differs in {}", fields.join(", ")))
+}
+
+/// A plan with NoEcho values and their digests taken out: the only parts a saved plan may
+/// legitimately hold differently from the plan made again.
+fn comparable(plan: &Plan) -> Plan {
+    // NoEcho parameters hold dynamic references (never secrets), so they are compared as they are.
+    plan.clone()
 }
 
 fn short(fingerprint: &str) -> &str {
@@ -237,28 +323,35 @@ fn short(fingerprint: &str) -> &str {
 }
 
 /// Refuses, before any change, to delete stack sets or more than [`DELETE_GUARD`] instances
-/// unless `--allow-delete` was given.
+/// unless `--allow-delete` was given. Counted from the operations apply will run, never from the
+/// plan's summary (a saved plan's summary is only a claim).
 fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
-    let s = &plan.summary;
-    if allow_delete || (s.delete_stack_sets == 0 && s.delete_instances <= DELETE_GUARD) {
+    let deleted_sets: Vec<&str> = plan
+        .stack_sets
+        .iter()
+        .filter(|p| p.action == StackSetAction::Delete)
+        .map(|p| p.name.as_str())
+        .collect();
+    let delete_ops = || {
+        plan.stack_sets
+            .iter()
+            .flat_map(|s| &s.operations)
+            .filter(|o| o.action == stackfleet_planner::plan::OperationAction::DeleteInstances)
+    };
+    let instances: usize = delete_ops().map(|o| o.instances).sum();
+    if allow_delete || (deleted_sets.is_empty() && instances <= DELETE_GUARD) {
         return Ok(());
     }
     let mut what = Vec::new();
-    if s.delete_stack_sets > 0 {
-        let names: Vec<&str> = plan
-            .stack_sets
-            .iter()
-            .filter(|p| p.action == stackfleet_planner::plan::StackSetAction::Delete)
-            .map(|p| p.name.as_str())
-            .collect();
+    if !deleted_sets.is_empty() {
         what.push(format!(
             "{} stack set(s) ({})",
-            s.delete_stack_sets,
-            names.join(", ")
+            deleted_sets.len(),
+            deleted_sets.join(", ")
         ));
     }
-    if s.delete_instances > 0 {
-        what.push(format!("{} instance(s)", s.delete_instances));
+    if instances > 0 {
+        what.push(format!("{instances} instance(s)"));
     }
     Err(CliError::DeleteNotAllowed(what.join(" and ")))
 }

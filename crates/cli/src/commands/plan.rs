@@ -55,7 +55,10 @@ pub async fn plan_with(
     printer: Printer,
 ) -> Result<(Plan, Inventory, Observed), CliError> {
     let (inventory, observed) = session::read_fleet(session, fleet, printer).await?;
-    let mut plan = plan::plan(fleet, &inventory, &observed).map_err(CliError::Plan)?;
+    let (nonce, planned_at) = crate::stamp::draw();
+    let mut plan = plan::plan(fleet, &inventory, &observed)
+        .map_err(CliError::Plan)?
+        .stamped(&nonce, planned_at);
     plan.organization.assume_role_arn = aws.fleet_role(fleet).map(str::to_string);
     Ok((plan, inventory, observed))
 }

@@ -28,6 +28,15 @@ fn action(a: StackSetAction) -> &'static str {
     }
 }
 
+/// The stack set's action, and whether the plan takes it over (`adopt = true`).
+fn shown_action(s: &StackSetPlan) -> &'static str {
+    if s.adopt {
+        "adopt + update"
+    } else {
+        action(s.action)
+    }
+}
+
 fn operation_action(a: OperationAction) -> &'static str {
     match a {
         OperationAction::CreateInstances => "create instances",
@@ -128,7 +137,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
     for s in &plan.stack_sets {
         summary.add_row(vec![
             s.name.clone(),
-            action(s.action).to_string(),
+            shown_action(s).to_string(),
             s.regions.join(", "),
             s.desired_instances.to_string(),
             s.existing_instances.to_string(),
@@ -255,7 +264,7 @@ pub fn markdown(plan: &Plan) -> String {
             out,
             "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md_cell(&s.name),
-            action(s.action),
+            shown_action(s),
             s.regions.join(", "),
             s.desired_instances,
             s.existing_instances,

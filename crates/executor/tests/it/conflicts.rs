@@ -128,6 +128,8 @@ async fn operation_id_already_exists_resumes_our_operation_without_starting_anot
     let describe = mock!(Client::describe_stack_set_operation)
         .match_requests(|r| r.operation_id() == Some("op-1"))
         .sequence()
+        // The first answer checks that op-1 is this plan's (action, creation time).
+        .output(|| operation("op-1", "RUNNING"))
         .output(|| operation("op-1", "RUNNING"))
         .output(|| operation("op-1", "SUCCEEDED"))
         .build();
@@ -140,7 +142,7 @@ async fn operation_id_already_exists_resumes_our_operation_without_starting_anot
     let (report, events) = run(&client, &monitor_plan()).await;
 
     assert_eq!(create.num_calls(), 1);
-    assert_eq!(describe.num_calls(), 2);
+    assert_eq!(describe.num_calls(), 3);
     assert_eq!(progress.num_calls(), 1);
     assert_eq!(
         events.iter().map(brief).collect::<Vec<_>>(),
@@ -236,4 +238,78 @@ async fn in_progress_with_nothing_listed_gives_up_after_the_allowed_waits() {
         "no pause between OperationInProgressException retries when ListStackSetOperations \
          lists nothing running: gaps {gaps:?}"
     );
+}
+
+/// OperationIdAlreadyExistsException for op-1, then DescribeStackSetOperation answers `existing`.
+async fn existing_operation_is(
+    existing: aws_sdk_cloudformation::types::StackSetOperation,
+    planned_at: u64,
+) -> (stackfleet_executor::ApplyReport, usize) {
+    let create = mock!(Client::create_stack_instances)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .sequence()
+        .http_status(
+            409,
+            Some(wire_error(
+                "OperationIdAlreadyExistsException",
+                "The operation ID op-1 already exists.",
+            )),
+        )
+        .build();
+    let describe = mock!(Client::describe_stack_set_operation)
+        .match_requests(|r| r.operation_id() == Some("op-1"))
+        .then_output(move || {
+            aws_sdk_cloudformation::operation::describe_stack_set_operation::DescribeStackSetOperationOutput::builder()
+                .stack_set_operation(existing.clone())
+                .build()
+        });
+    let client = client(&[&create, &describe]);
+    let mut plan = monitor_plan();
+    plan.planned_at = planned_at;
+    let (report, _) = run(&client, &plan).await;
+    (report, describe.num_calls())
+}
+
+#[tokio::test]
+async fn an_existing_operation_of_another_action_or_older_than_the_plan_is_not_taken_for_ours() {
+    let op = |action: StackSetOperationAction, created: i64| {
+        aws_sdk_cloudformation::types::StackSetOperation::builder()
+            .operation_id("op-1")
+            .action(action)
+            .status(StackSetOperationStatus::Succeeded)
+            .creation_timestamp(aws_smithy_types::DateTime::from_secs(created))
+            .build()
+    };
+    let planned = u64::try_from(OPERATION_CREATED).unwrap();
+    for (existing, says) in [
+        (
+            op(StackSetOperationAction::Delete, OPERATION_CREATED),
+            "it is a DELETE operation, and this step is CREATE",
+        ),
+        (
+            // A day before the plan: an earlier plan's operation, finished long ago.
+            op(StackSetOperationAction::Create, OPERATION_CREATED - 86_400),
+            "before this plan was made",
+        ),
+    ] {
+        let (report, describes) = existing_operation_is(existing, planned).await;
+        // Checked once, never waited for.
+        assert_eq!(describes, 1);
+        assert!(!report.converged());
+        let set = &report.stack_sets[0];
+        let error = set.error.as_deref().unwrap();
+        assert!(
+            error.contains("is not this plan's") && error.contains(says),
+            "{error}"
+        );
+        assert_ne!(set.operations[0].status, "SUCCEEDED");
+    }
+    // The plan's own operation, created after it was made, is followed.
+    let (report, describes) = existing_operation_is(
+        op(StackSetOperationAction::Create, OPERATION_CREATED + 10),
+        planned,
+    )
+    .await;
+    assert_eq!(describes, 2, "checked, then followed");
+    assert!(report.converged(), "{report:?}");
 }

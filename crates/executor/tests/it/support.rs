@@ -97,6 +97,8 @@ pub fn plan_as(call_as: CallAs, stack_sets: Vec<StackSetPlan>) -> Plan {
         format_version: stackfleet_planner::plan::PLAN_FORMAT_VERSION,
         fingerprint: "test".to_string(),
         fleet: "prod".to_string(),
+        nonce: "test-nonce".to_string(),
+        planned_at: 0,
         organization: PlanOrganization {
             id: "o-exampleorgid".to_string(),
             management_account: "999999999999".to_string(),
@@ -119,6 +121,7 @@ pub fn stack_set(
     StackSetPlan {
         name: name.to_string(),
         action,
+        adopt: false,
         permission_model,
         regions: vec![USE1.to_string(), EUW1.to_string()],
         changes: Vec::new(),
@@ -257,6 +260,9 @@ pub fn started(id: &str) -> CreateStackInstancesOutput {
 }
 
 /// DescribeStackSetOperation answering `status`.
+/// When the operations of [`operation`] were created (Unix seconds, 2027-01-15).
+pub const OPERATION_CREATED: i64 = 1_800_000_000;
+
 pub fn operation(id: &str, status: &str) -> DescribeStackSetOperationOutput {
     operation_with(id, status, None, None)
 }
@@ -272,6 +278,7 @@ pub fn operation_with(
         .operation_id(id)
         .stack_set_id(format!("monitor:{id}"))
         .action(StackSetOperationAction::Create)
+        .creation_timestamp(aws_smithy_types::DateTime::from_secs(OPERATION_CREATED))
         .status(StackSetOperationStatus::from(status))
         .set_status_reason(reason.map(str::to_string));
     if let Some(failed) = failed {

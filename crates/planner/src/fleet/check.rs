@@ -68,7 +68,17 @@ impl Checker<'_> {
                 }
                 name.into_inner()
             }
-            None => "default".to_string(),
+            // A default name would let two unnamed fleets in one administrator account take each
+            // other's stack sets for their own, and plan to delete them.
+            None => {
+                self.error(
+                    &(0..0),
+                    "fleet.toml needs a top-level `name` (for example `name = \"security-baseline\"`): \
+                     it tags the fleet's stack sets (stackfleet:fleet) and tells them apart from \
+                     other fleets' in the same account",
+                );
+                String::new()
+            }
         };
         let organization = self.organization(raw.organization);
         let default_regions = raw.defaults.regions.map(|r| self.regions(r));
@@ -529,6 +539,7 @@ impl Checker<'_> {
             execution_role_name,
             auto_deployment,
             retain_stacks_on_delete: raw.retain_stacks_on_delete,
+            adopt: raw.adopt,
             rollout,
             targets,
         })
@@ -562,11 +573,16 @@ impl Checker<'_> {
     /// Reads the template named at `raw`, relative to fleet.toml; `None` if it cannot be used.
     fn template(&mut self, raw: &Spanned<String>, model: PermissionModel) -> Option<Template> {
         let relative = Path::new(raw.get_ref());
-        let full = match self.path.parent() {
-            Some(dir) => dir.join(relative),
-            None => relative.to_path_buf(),
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
         };
-        let body = match std::fs::read(&full) {
+        let full = dir.join(relative);
+        if let Err(reason) = template_file_allowed(&dir, &full, relative.is_absolute()) {
+            self.error(&raw.span(), reason);
+            return None;
+        }
+        let body = match read_at_most(&full, MAX_TEMPLATE_BODY_BYTES + 1) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(body) => body,
                 Err(_) => {
@@ -589,10 +605,9 @@ impl Checker<'_> {
             self.error(
                 &raw.span(),
                 format!(
-                    "template {} is {} bytes; \
-                     CloudFormation takes at most {MAX_TEMPLATE_BODY_BYTES} bytes inline",
+                    "template {} is more than {MAX_TEMPLATE_BODY_BYTES} bytes, \
+                     the most CloudFormation takes inline",
                     full.display(),
-                    body.len()
                 ),
             );
             return None;
@@ -616,4 +631,46 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// A template must be a regular file (not a device, a FIFO or a directory, which could block or
+/// never end), and a relative path must stay under fleet.toml's directory once symbolic links are
+/// resolved: a reviewed fleet.toml cannot pull in a file from elsewhere unless it says so with an
+/// absolute path.
+fn template_file_allowed(dir: &Path, full: &Path, absolute: bool) -> Result<(), String> {
+    let meta = std::fs::metadata(full)
+        .map_err(|e| format!("cannot read template {}: {e}", full.display()))?;
+    if !meta.is_file() {
+        return Err(format!("template {} is not a regular file", full.display()));
+    }
+    if absolute {
+        return Ok(());
+    }
+    let (base, target) = (
+        dir.canonicalize()
+            .map_err(|e| format!("cannot resolve fleet.toml's directory: {e}"))?,
+        full.canonicalize()
+            .map_err(|e| format!("cannot resolve template {}: {e}", full.display()))?,
+    );
+    if target.starts_with(&base) {
+        Ok(())
+    } else {
+        Err(format!(
+            "template {} resolves to {}, outside fleet.toml's directory {}; write an absolute \
+             path to use a template from elsewhere",
+            full.display(),
+            target.display(),
+            base.display()
+        ))
+    }
+}
+
+/// Reads at most `limit` bytes: enough to tell that a file is too large without reading it all.
+fn read_at_most(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(u64::try_from(limit).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }

@@ -100,6 +100,9 @@ pub struct StackSetSpec {
     pub auto_deployment: Option<AutoDeployment>,
     /// Keep member stacks when instances are deleted.
     pub retain_stacks_on_delete: bool,
+    /// Take over a same-named stack set that does not carry this fleet's tag (`adopt = true`):
+    /// without it, such a stack set is refused rather than silently made ours.
+    pub adopt: bool,
     /// How operations roll out.
     pub rollout: Rollout,
     /// Which accounts get the stack.

@@ -67,6 +67,8 @@ pub(super) struct RawStackSet {
     #[serde(default)]
     pub(super) retain_stacks_on_delete: bool,
     #[serde(default)]
+    pub(super) adopt: bool,
+    #[serde(default)]
     pub(super) rollout: RawRollout,
     pub(super) targets: Spanned<RawTargets>,
 }

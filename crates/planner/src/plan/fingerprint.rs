@@ -6,7 +6,7 @@ use crate::digest::{HashWriter, hex};
 use crate::inventory::Inventory;
 use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
 
-use super::model::StackSetPlan;
+use super::model::{Plan, StackSetPlan};
 
 /// The digest of the state a plan is computed from (hex SHA-256 of canonical JSON, streamed so
 /// that a 10,000-account organization costs no copy). Drift statuses are left out: a nightly
@@ -77,13 +77,35 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
     hex(&hasher.0.finalize())
 }
 
+impl Plan {
+    /// The plan with the nonce and time the CLI drew for it, and operation ids derived from them.
+    /// [`crate::plan`] leaves both empty (it reads no clock and draws no random number); the
+    /// same inputs with the same stamp give the same plan, which is how `apply plan.json` checks
+    /// a saved plan by planning again.
+    pub fn stamped(mut self, nonce: &str, planned_at: u64) -> Plan {
+        self.nonce = nonce.to_string();
+        self.planned_at = planned_at;
+        for set in &mut self.stack_sets {
+            assign_operation_ids(&self.fingerprint, nonce, set);
+        }
+        self
+    }
+}
+
 /// Names each operation `stackfleet-<digest>`; AWS allows `[a-zA-Z0-9][-a-zA-Z0-9]*`, 128 long.
-pub(super) fn assign_operation_ids(fingerprint: &str, set: &mut StackSetPlan) {
+pub(super) fn assign_operation_ids(fingerprint: &str, nonce: &str, set: &mut StackSetPlan) {
+    // Ids are hashed over the plan without them, so that stamping again gives the same ids.
+    for op in &mut set.operations {
+        op.id.clear();
+    }
     // The fingerprint and the stack set's plan are hashed once, streamed; each id continues from a
     // copy of that state with its step (hashing the plan again per operation made the cost grow
     // with operations × instances).
     let mut content = HashWriter::new();
     content.0.update(fingerprint.as_bytes());
+    content.0.update([0]);
+    content.0.update(nonce.as_bytes());
+    content.0.update([0]);
     let _ = serde_json::to_writer(&mut content, &*set);
     for (step, op) in set.operations.iter_mut().enumerate() {
         let mut hasher = content.0.clone();

@@ -82,7 +82,7 @@ pub fn plan(
 
     let fingerprint = fingerprint(inventory, observed);
     for set in &mut stack_sets {
-        assign_operation_ids(&fingerprint, set);
+        assign_operation_ids(&fingerprint, "", set);
     }
 
     let mut summary = Summary::default();
@@ -102,6 +102,8 @@ pub fn plan(
         format_version: PLAN_FORMAT_VERSION,
         fingerprint,
         fleet: fleet.name.clone(),
+        nonce: String::new(),
+        planned_at: 0,
         organization: PlanOrganization {
             id: inventory.organization_id.clone(),
             management_account: inventory.management_account.clone(),
@@ -164,8 +166,8 @@ fn plan_stack_set(
         .chain(selection.skipped.iter().map(|s| s.account.as_str()))
         .collect();
 
-    let (action, changes, template_diff) = match observed {
-        None => (StackSetAction::Create, Vec::new(), None),
+    let (action, adopt, changes, template_diff) = match observed {
+        None => (StackSetAction::Create, false, Vec::new(), None),
         Some(o) => {
             if o.permission_model != spec.permission_model {
                 return Err(Diagnostic::new(
@@ -181,13 +183,30 @@ fn plan_stack_set(
                     ),
                 ));
             }
+            let owner = o.tags.get(FLEET_TAG);
+            if owner != Some(&fleet.name) && !spec.adopt {
+                return Err(Diagnostic::new(
+                    spec.location.clone(),
+                    format!(
+                        "stack set {:?} exists and is not this fleet's: {}; stackfleet does not \
+                         take it over unless this entry says `adopt = true` (or choose another name)",
+                        spec.name,
+                        match owner {
+                            Some(other) =>
+                                format!("its {FLEET_TAG} tag is {other:?}, not {:?}", fleet.name),
+                            None => format!("it has no {FLEET_TAG} tag"),
+                        }
+                    ),
+                ));
+            }
+            let adopt = owner != Some(&fleet.name);
             let (changes, diff) = stack_set_changes(o, &desired, &spec.template);
             let action = if changes.is_empty() {
                 StackSetAction::None
             } else {
                 StackSetAction::Update
             };
-            (action, changes, diff)
+            (action, adopt, changes, diff)
         }
     };
 
@@ -252,6 +271,7 @@ fn plan_stack_set(
     Ok(StackSetPlan {
         name: spec.name.clone(),
         action,
+        adopt,
         permission_model: spec.permission_model,
         regions: spec.regions.clone(),
         changes,
@@ -282,6 +302,7 @@ fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan 
     StackSetPlan {
         name: set.name.clone(),
         action: StackSetAction::Delete,
+        adopt: false,
         permission_model: set.permission_model,
         regions: regions.into_iter().collect(),
         changes: Vec::new(),

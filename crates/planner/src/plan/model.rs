@@ -20,6 +20,14 @@ pub struct Plan {
     pub fingerprint: String,
     /// The fleet's name.
     pub fleet: String,
+    /// Drawn by the CLI for each plan ([`Plan::stamped`]) and part of every operation id, so that
+    /// two plans never share an id even when they are made from the same state.
+    #[serde(default)]
+    pub nonce: String,
+    /// When the plan was made (Unix seconds, from the CLI): an existing operation created before
+    /// it cannot be this plan's.
+    #[serde(default)]
+    pub planned_at: u64,
     /// Where the plan applies.
     pub organization: PlanOrganization,
     /// Counts over all stack sets.
@@ -98,6 +106,10 @@ pub struct StackSetPlan {
     pub name: String,
     /// What happens to the stack set itself.
     pub action: StackSetAction,
+    /// The stack set exists without this fleet's `stackfleet:fleet` tag and fleet.toml says
+    /// `adopt = true`: the update takes it over (the tag change is listed in `changes`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopt: bool,
     /// Self- or service-managed.
     pub permission_model: PermissionModel,
     /// Governed regions.
@@ -150,9 +162,10 @@ pub struct FieldChange {
 /// One StackSets operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operation {
-    /// The `OperationId` apply gives it: derived from the state the plan was made from, the stack
-    /// set's plan and the step, so that a rerun of the same plan recognises an operation it
-    /// already started (`OperationIdAlreadyExistsException`) instead of starting a second one.
+    /// The `OperationId` apply gives it: derived from the plan's nonce, the state the plan was made
+    /// from, the stack set's plan and the step, so that a rerun of the same saved plan recognises
+    /// an operation it already started (`OperationIdAlreadyExistsException`) and no other plan
+    /// can take an operation for its own.
     pub id: String,
     /// What the operation does.
     pub action: OperationAction,

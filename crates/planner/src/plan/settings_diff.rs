@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::fleet::{AutoDeployment, FLEET_TAG};
+use crate::fleet::AutoDeployment;
 use crate::observed::ObservedStackSet;
 use crate::template::Template;
 
@@ -85,12 +85,10 @@ pub(super) fn stack_set_changes(
         change(format!("parameters.{key}"), before, after);
     }
 
-    let mut observed_tags = observed.tags.clone();
-    let mut desired_tags = desired.tags.clone();
-    // The fleet marker is added at creation only; stack sets adopted from before stackfleet keep
-    // working without an update of every instance just to add it.
-    observed_tags.remove(FLEET_TAG);
-    desired_tags.remove(FLEET_TAG);
+    // The fleet marker is compared like any tag: a stack set is ours only if it carries it, and
+    // adopting one (`adopt = true`) is a change reviewers see in the plan.
+    let observed_tags = &observed.tags;
+    let desired_tags = &desired.tags;
     let keys: BTreeSet<&String> = observed_tags.keys().chain(desired_tags.keys()).collect();
     for key in keys {
         let before = observed_tags.get(key).map(String::as_str);

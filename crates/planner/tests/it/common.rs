@@ -41,7 +41,7 @@ impl Dir {
 /// `[stack_sets.targets]` table.
 pub fn fleet_text(regions: &[&str], targets: &str) -> String {
     format!(
-        "[organization]\nhome_region = \"us-east-1\"\n\n[[stack_sets]]\nname = \"monitor\"\ntemplate = \"monitor.yaml\"\npermission_model = \"self-managed\"\nregions = {regions:?}\nparameters = {{ Email = \"sec@example.com\" }}\n\n[stack_sets.targets]\n{targets}\n"
+        "name = \"baseline\"\n[organization]\nhome_region = \"us-east-1\"\n\n[[stack_sets]]\nname = \"monitor\"\ntemplate = \"monitor.yaml\"\npermission_model = \"self-managed\"\nregions = {regions:?}\nparameters = {{ Email = \"sec@example.com\" }}\n\n[stack_sets.targets]\n{targets}\n"
     )
 }
 

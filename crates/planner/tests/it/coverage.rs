@@ -27,7 +27,12 @@ fn deployed(
         description: None,
         template_body: spec.template.body.clone(),
         parameters: spec.parameters.clone(),
-        tags: spec.tags.clone(),
+        tags: spec
+            .tags
+            .clone()
+            .into_iter()
+            .chain([("stackfleet:fleet".to_string(), fleet.name.clone())])
+            .collect(),
         capabilities: spec.capabilities.clone(),
         permission_model: spec.permission_model,
         administration_role_arn: None,

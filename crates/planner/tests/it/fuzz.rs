@@ -168,7 +168,7 @@ fn pathological_shapes_are_rejected_quickly_with_a_location() {
         "a.".repeat(50_000)
     );
     let huge = format!(
-        "[organization]\nhome_region = \"us-east-1\"\n{}",
+        "name = \"f\"\n[organization]\nhome_region = \"us-east-1\"\n{}",
         "# padding\n".repeat(1_000_000)
     );
     let started = std::time::Instant::now();

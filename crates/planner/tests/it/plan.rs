@@ -25,7 +25,13 @@ fn deployed(fleet: &Fleet, instances: &[(&str, &str)]) -> Observed {
         description: spec.description.clone(),
         template_body: spec.template.body.clone(),
         parameters: spec.parameters.clone(),
-        tags: spec.tags.clone(),
+        // As stackfleet left it: the fleet's own tag included.
+        tags: spec
+            .tags
+            .clone()
+            .into_iter()
+            .chain([("stackfleet:fleet".to_string(), fleet.name.clone())])
+            .collect(),
         capabilities: spec.capabilities.clone(),
         permission_model: spec.permission_model,
         administration_role_arn: None,
@@ -76,7 +82,7 @@ fn a_fresh_rollout_is_one_create_operation() {
     assert_eq!(plan.summary.create_stack_sets, 1);
     assert_eq!(plan.summary.operations, 1);
     let tags = &set.desired.as_ref().unwrap().tags;
-    assert_eq!(tags["stackfleet:fleet"], "default");
+    assert_eq!(tags["stackfleet:fleet"], "baseline");
 }
 
 #[test]
@@ -139,7 +145,7 @@ fn unknown_ous_and_accounts_are_rejected_with_their_location() {
     let text = errors.to_string();
     assert_eq!(errors.0.len(), 3, "{text}");
     assert!(
-        text.contains("fleet.toml:12:25: OU path \"/Nope\" does not exist in organization o-test"),
+        text.contains("fleet.toml:13:25: OU path \"/Nope\" does not exist in organization o-test"),
         "{text}"
     );
     assert!(
@@ -147,7 +153,7 @@ fn unknown_ous_and_accounts_are_rejected_with_their_location() {
         "{text}"
     );
     assert!(
-        text.contains("fleet.toml:13:13: account 999999999999 is not in organization o-test"),
+        text.contains("fleet.toml:14:13: account 999999999999 is not in organization o-test"),
         "{text}"
     );
 }
@@ -246,7 +252,8 @@ fn changed_settings_update_the_stack_set_once() {
     set.parameters.insert("Secret".into(), "****".into());
     set.parameters.insert("Prefix".into(), "mon".into());
     set.tags.insert("owner".into(), "someone".into());
-    set.tags.insert("stackfleet:fleet".into(), "default".into());
+    set.tags
+        .insert("stackfleet:fleet".into(), "baseline".into());
     set.instances[0].status = InstanceStatus::Outdated;
     set.instances[0].detailed_status = Some("FAILED".into());
     let plan = plan(&fleet, &inventory, &observed).unwrap();
@@ -387,7 +394,8 @@ fn a_stack_set_that_left_the_fleet_is_deleted_only_if_it_is_ours() {
     let fleet = fleet(&["us-east-1"], "organizational_units = [\"/A\"]");
     let mut observed = deployed(&fleet, &[("100000000001", "us-east-1")]);
     for (name, tag) in [
-        ("old-ours", Some("default")),
+        ("old-ours", Some("baseline")),
+        ("almost-ours", Some("baseline ")),
         ("someone-elses", None),
         ("other-fleet", Some("other")),
     ] {
@@ -680,4 +688,85 @@ fn the_fingerprint_follows_the_state() {
         a.fingerprint,
         plan(&fleet, &inventory, &nothing()).unwrap().fingerprint
     );
+}
+
+#[test]
+fn a_same_named_stack_set_without_our_tag_is_refused_unless_adopted() {
+    let inventory = org(&[("100000000001", "/A", Active)]);
+    let fleet = fleet(&["us-east-1"], "organizational_units = [\"/A\"]");
+    for (tag, says) in [
+        (None, "it has no stackfleet:fleet tag"),
+        (
+            Some("other"),
+            "its stackfleet:fleet tag is \"other\", not \"baseline\"",
+        ),
+    ] {
+        let mut observed = deployed(&fleet, &[("100000000001", "us-east-1")]);
+        let set = observed.stack_sets.get_mut("monitor").unwrap();
+        set.tags.remove("stackfleet:fleet");
+        if let Some(tag) = tag {
+            set.tags.insert("stackfleet:fleet".into(), tag.into());
+        }
+        let err = plan(&fleet, &inventory, &observed).unwrap_err().to_string();
+        assert!(
+            err.contains("stack set \"monitor\" exists and is not this fleet's"),
+            "{err}"
+        );
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains("adopt = true"), "{err}");
+
+        // Adopted explicitly: an update whose only change is the fleet tag, shown as such.
+        let mut adopting = fleet.clone();
+        adopting.stack_sets[0].adopt = true;
+        let plan = plan(&adopting, &inventory, &observed).unwrap();
+        let set = &plan.stack_sets[0];
+        assert!(set.adopt);
+        assert_eq!(set.action, StackSetAction::Update);
+        assert_eq!(set.changes.len(), 1, "{:?}", set.changes);
+        assert_eq!(set.changes[0].field, "tags.stackfleet:fleet");
+        assert_eq!(set.changes[0].before.as_deref(), tag);
+        assert_eq!(set.changes[0].after.as_deref(), Some("baseline"));
+        assert_eq!(set.operations[0].action, OperationAction::UpdateStackSet);
+    }
+    // Once ours, `adopt = true` changes nothing.
+    let mut adopting = fleet.clone();
+    adopting.stack_sets[0].adopt = true;
+    let observed = deployed(&fleet, &[("100000000001", "us-east-1")]);
+    let plan = plan(&adopting, &inventory, &observed).unwrap();
+    assert!(!plan.stack_sets[0].adopt);
+    assert_eq!(plan.stack_sets[0].action, StackSetAction::None);
+}
+
+#[test]
+fn stamping_gives_unique_ids_per_nonce_and_is_deterministic() {
+    let inventory = org(&[
+        ("100000000001", "/A", Active),
+        ("100000000002", "/C", Active),
+    ]);
+    let fleet = fleet(&["us-east-1"], "organizational_units = [\"/A\"]");
+    let observed = deployed(&fleet, &[("100000000002", "us-east-1")]);
+    let base = plan(&fleet, &inventory, &observed).unwrap();
+    let ids = |p: &stackfleet_planner::Plan| -> Vec<String> {
+        p.stack_sets[0]
+            .operations
+            .iter()
+            .map(|o| o.id.clone())
+            .collect()
+    };
+    let first = base.clone().stamped("nonce-a", 100);
+    let again = base.clone().stamped("nonce-a", 100);
+    let second = base.clone().stamped("nonce-b", 100);
+    assert_eq!(first, again, "same inputs and stamp, same plan");
+    assert_eq!(ids(&first).len(), 2);
+    assert_ne!(ids(&first), ids(&base));
+    for (a, b) in ids(&first).iter().zip(ids(&second)) {
+        assert_ne!(
+            *a, b,
+            "another plan of the same state never shares an operation id"
+        );
+    }
+    assert_eq!(first.nonce, "nonce-a");
+    assert_eq!(first.planned_at, 100);
+    // Stamping a stamped plan again with its own nonce changes nothing.
+    assert_eq!(first.clone().stamped("nonce-a", 100), first);
 }

@@ -1,6 +1,7 @@
 //! Every rejection of fleet.toml, with its line and column.
 
-use crate::common::{Dir, fleet_text};
+use crate::common::{Dir, TEMPLATE, fleet_text};
+use stackfleet_planner::fleet;
 
 /// Line and column (1-based) of the `nth` occurrence of `needle` in `text`.
 fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
@@ -46,7 +47,7 @@ fn accepts_a_valid_fleet() {
         "organizational_units = [\"/A\", \"ou-ab12-cdefgh12\", \"r-ab12\"]\naccounts = [\"111122223333\"]\nexclude_organizational_units = [\"/A/B\"]\nexclude_accounts = [\"444455556666\"]",
     );
     let fleet = dir.parse(&text).unwrap();
-    assert_eq!(fleet.name, "default");
+    assert_eq!(fleet.name, "baseline");
     let set = &fleet.stack_sets[0];
     assert_eq!(set.regions, ["us-east-1", "eu-west-1"]);
     assert_eq!(set.parameters["Email"], "sec@example.com");
@@ -57,7 +58,7 @@ fn accepts_a_valid_fleet() {
 #[test]
 fn defaults_are_inherited_and_overridden() {
     let dir = Dir::new();
-    let text = "[organization]\nhome_region = \"eu-west-1\"\ncall_as = \"delegated-admin\"\n[defaults]\nregions = [\"eu-west-1\"]\n[defaults.rollout]\nmax_concurrent_count = 5\nfailure_tolerance_percentage = 10\nregion_concurrency = \"sequential\"\n\n[[stack_sets]]\nname = \"a\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nparameters = { Email = \"x@y.z\" }\nauto_deployment = { enabled = true }\n[stack_sets.rollout]\nmax_concurrent_percentage = 50\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
+    let text = "name = \"baseline\"\n[organization]\nhome_region = \"eu-west-1\"\ncall_as = \"delegated-admin\"\n[defaults]\nregions = [\"eu-west-1\"]\n[defaults.rollout]\nmax_concurrent_count = 5\nfailure_tolerance_percentage = 10\nregion_concurrency = \"sequential\"\n\n[[stack_sets]]\nname = \"a\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nparameters = { Email = \"x@y.z\" }\nauto_deployment = { enabled = true }\n[stack_sets.rollout]\nmax_concurrent_percentage = 50\n[stack_sets.targets]\norganizational_units = [\"/\"]\n";
     let fleet = dir.parse(text).unwrap();
     let set = &fleet.stack_sets[0];
     assert_eq!(set.regions, ["eu-west-1"]);
@@ -326,7 +327,7 @@ fn accepts_and_checks_the_role_to_assume() {
             .assume_role_arn
             .expect("the role is kept");
         assert_eq!(role.value, arn);
-        assert_eq!((role.location.line, role.location.column), (3, 19));
+        assert_eq!((role.location.line, role.location.column), (4, 19));
     }
     assert!(
         dir.parse(&fleet_text(
@@ -378,4 +379,64 @@ fn rejects_files_that_are_not_toml_or_not_utf8() {
             .contains("fleet.toml:2:19: fleet.toml is not valid UTF-8"),
         "{err}"
     );
+}
+
+#[test]
+fn a_fleet_without_a_name_is_refused() {
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+        .replace("name = \"baseline\"\n", "");
+    let err = Dir::new().parse(&text).unwrap_err().to_string();
+    assert!(err.contains("fleet.toml needs a top-level `name`"), "{err}");
+}
+
+#[test]
+fn templates_are_regular_files_under_fleet_toml_unless_absolute_and_read_with_a_limit() {
+    let with_template = |path: &str| {
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+            .replace("\"monitor.yaml\"", &format!("{path:?}"))
+    };
+    // Not a regular file: a device that never ends, a directory.
+    rejects_at(
+        &with_template("/dev/zero"),
+        "\"/dev/zero\"",
+        0,
+        "is not a regular file",
+    );
+    rejects_at(&with_template("."), "\".\"", 0, "is not a regular file");
+
+    // Outside fleet.toml's directory through `..` or a symbolic link: refused.
+    let outside = tempfile::tempdir().unwrap();
+    let elsewhere = outside.path().join("monitor.yaml");
+    std::fs::write(&elsewhere, TEMPLATE).unwrap();
+    let dir = Dir::new();
+    let sub = dir.dir.path().join("fleet");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("monitor.yaml"), TEMPLATE).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sub.join("link.yaml")).unwrap();
+    let parse = |template: &str| {
+        let text = with_template(template);
+        let path = sub.join("fleet.toml");
+        std::fs::write(&path, &text).unwrap();
+        fleet::parse(&path, &text)
+    };
+    for escaping in ["../monitor.yaml", "link.yaml"] {
+        let err = parse(escaping).unwrap_err().to_string();
+        assert!(
+            err.contains("outside fleet.toml's directory"),
+            "{escaping}: {err}"
+        );
+    }
+    parse("monitor.yaml").expect("under fleet.toml's directory");
+    // An absolute path is an explicit choice.
+    parse(elsewhere.to_str().unwrap()).expect("an absolute path is allowed");
+
+    // Larger than CloudFormation takes: refused without reading it all.
+    let big = dir.dir.path().join("big.yaml");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(100 << 20).unwrap(); // 100 MiB, sparse
+    let err = Dir::new()
+        .parse(&with_template(big.to_str().unwrap()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is more than 51200 bytes"), "{err}");
 }
