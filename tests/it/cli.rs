@@ -187,7 +187,7 @@ fn a_malformed_role_is_located_in_fleet_toml_or_refused_as_a_flag() {
         ws.path(),
         &["validate", "--assume-role", "StackfleetAdmin"],
     );
-    run.assert_code(2);
+    run.assert_code(1);
     assert!(
         run.stderr.contains("is not an IAM role ARN"),
         "{}",

@@ -10,6 +10,7 @@ mod cli;
 mod coverage;
 mod coverage_html;
 mod drift;
+mod exit_codes;
 mod harness;
 mod plan;
 mod proxy;

@@ -54,7 +54,12 @@ pub async fn run(
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
     let below_minimum = report.summary.percent < args.min_coverage;
-    if below_minimum {
+    if below_minimum && report.summary.required == 0 {
+        printer.status(format!(
+            "no cell is required (fleet.toml selects no account × region), so coverage proves nothing: 0% is below --min-coverage {}%",
+            args.min_coverage
+        ));
+    } else if below_minimum {
         printer.status(format!(
             "coverage {:.1}% of required cells is below --min-coverage {}%",
             report.summary.percent, args.min_coverage
