@@ -581,6 +581,27 @@ fn stack_set_removed_from_fleet_toml_is_deleted_and_others_are_left_alone() {
             "operations": 2,
         })
     );
+
+    // Deleting a stack set passes apply's guard only with --allow-delete: the plan says so.
+    let table = stackfleet(&moto, ws.path(), &["plan"]);
+    table.assert_code(0);
+    // The words of what is deleted are the guard's own (commands/apply.rs).
+    let note = table.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(
+        note.starts_with("Apply will need --allow-delete: this plan deletes ")
+            && note.contains("legacy-marker"),
+        "{}",
+        table.stdout
+    );
+    let markdown = stackfleet(&moto, ws.path(), &["plan", "--output", "markdown"]);
+    assert!(
+        markdown.stdout.contains(&format!(
+            "> [!CAUTION]\n> {}",
+            note.replace("--allow-delete", "`--allow-delete`")
+        )),
+        "{}",
+        markdown.stdout
+    );
 }
 
 #[test]

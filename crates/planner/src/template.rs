@@ -106,6 +106,25 @@ impl TemplateParameter {
     }
 }
 
+/// The resources a template declares, as (logical id, `Type`), in the template's order; empty
+/// when the body does not parse. For summaries of a new stack set and for checks on resource
+/// types (IAM resources need a capability).
+pub fn resource_types(body: &str) -> Vec<(String, String)> {
+    let Ok(Value::Mapping(root)) = serde_yaml_ng::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(Value::Mapping(resources)) = root.get("Resources") else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter_map(|(id, decl)| {
+            let kind = decl.as_mapping()?.get("Type")?.as_str()?;
+            Some((id.as_str()?.to_string(), kind.to_string()))
+        })
+        .collect()
+}
+
 /// A parameter default as the text CloudFormation would use.
 fn scalar_text(value: &Value) -> String {
     match value {
@@ -145,6 +164,19 @@ mod tests {
         assert_eq!(t.parameters["Secret"].default.as_deref(), Some("x"));
         assert!(t.parameters["Secret"].no_echo);
         assert!(!t.has_transform);
+    }
+
+    #[test]
+    fn lists_resource_types_in_template_order() {
+        let body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      Path: !Sub '/${AWS::StackName}/'\n";
+        assert_eq!(
+            resource_types(body),
+            [
+                ("Topic".to_string(), "AWS::SNS::Topic".to_string()),
+                ("Role".to_string(), "AWS::IAM::Role".to_string())
+            ]
+        );
+        assert!(resource_types("not: [a template").is_empty());
     }
 
     #[test]

@@ -246,7 +246,7 @@ fn short(fingerprint: &str) -> &str {
 
 /// Refuses, before any change, to delete stack sets or more than [`DELETE_GUARD`] instances
 /// unless `--allow-delete` was given.
-fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
+pub(crate) fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
     let s = &plan.summary;
     if allow_delete || (s.delete_stack_sets == 0 && s.delete_instances <= DELETE_GUARD) {
         return Ok(());

@@ -273,7 +273,18 @@ fn plan_stack_set(
         existing_instances: instances.len(),
         create_instances: cells(&create),
         delete_instances: cells(&delete),
-        update_instances: cells(&repair),
+        update_instances: if action == StackSetAction::Update {
+            // UpdateStackSet rolls out to every instance that stays, failed ones included.
+            let mut stays = all_instances(instances);
+            for (account, regions) in &delete {
+                if let Some(kept) = stays.get_mut(account) {
+                    kept.retain(|r| !regions.contains(r));
+                }
+            }
+            cells(&stays)
+        } else {
+            cells(&repair)
+        },
         skipped: selection.skipped.clone(),
         operations,
         desired: Some(desired),

@@ -263,7 +263,10 @@ fn changed_settings_update_the_stack_set_once() {
     // The stack set update reaches the failed instance; no separate retry.
     assert_eq!(set.operations.len(), 1);
     assert_eq!(set.operations[0].action, OperationAction::UpdateStackSet);
-    assert!(set.update_instances.is_empty());
+    // It rolls out to every instance, and the plan counts them (issue 16 item 2).
+    assert_eq!(set.update_instances.len(), set.existing_instances);
+    assert_eq!(set.update_instances.len(), set.operations[0].instances);
+    assert_eq!(plan.summary.update_instances, set.existing_instances);
 }
 
 #[test]
