@@ -32,9 +32,11 @@ pub async fn run(
     let report = coverage(&fleet, &inventory, &observed, args.require_all_accounts)
         .map_err(CliError::Plan)?;
     let text = match args.output {
-        CoverageFormat::Table => render::coverage::table(&report, args.detail),
+        CoverageFormat::Table => render::coverage::table(&report, args.detail, args.min_coverage),
         CoverageFormat::Json => render::coverage::json(&report, args.min_coverage),
-        CoverageFormat::Markdown => render::coverage::markdown(&report),
+        CoverageFormat::Markdown => {
+            render::coverage::markdown(&report, args.detail, args.min_coverage)
+        }
         CoverageFormat::Csv => render::coverage::csv(&report),
         CoverageFormat::Html => render::coverage_html::html(
             &report,
@@ -48,7 +50,7 @@ pub async fn run(
             let path = file.path().display().to_string();
             file.write(&text)?;
             printer.status(format!("wrote the coverage report to {path}"));
-            render::coverage::table(&report, args.detail)
+            render::coverage::table(&report, args.detail, args.min_coverage)
         }
         None => text,
     };

@@ -224,7 +224,8 @@ pub fn table(plan: &Plan, detail: bool) -> String {
             s.create_instances.len().to_string(),
             s.delete_instances.len().to_string(),
             s.update_instances.len().to_string(),
-            s.skipped.len().to_string(),
+            // Cells, as coverage counts them: each skipped account in every region.
+            (s.skipped.len() * s.regions.len()).to_string(),
             s.operations.len().to_string(),
         ]);
     }
@@ -360,7 +361,7 @@ pub fn markdown(plan: &Plan) -> String {
             s.create_instances.len(),
             s.delete_instances.len(),
             s.update_instances.len(),
-            s.skipped.len(),
+            s.skipped.len() * s.regions.len(),
             s.operations.len()
         );
     }
