@@ -40,6 +40,14 @@ fn main() -> ExitCode {
         Err(e) => return usage_exit(&e),
     };
     logging::init(cli.global.verbose, color);
+    // An exported COLUMNS sets the table width, as it does for many CLIs; otherwise tables fit
+    // the terminal, and are not wrapped at all when stdout is not one.
+    render::set_table_width(
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok())
+            .filter(|w| *w > 0),
+    );
     let printer = Printer::new(cli.global.quiet);
     match run(cli, printer) {
         Ok(code) => code,

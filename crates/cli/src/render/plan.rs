@@ -196,7 +196,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Plan for fleet {:?}: organization {} (management account {}), stack sets in {}\n",
+        "Plan for fleet {:?}\nOrganization {} (management account {}), stack sets in {}\n",
         plan.fleet,
         plan.organization.id,
         plan.organization.management_account,
