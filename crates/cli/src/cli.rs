@@ -157,7 +157,11 @@ fn parse_region(text: &str) -> Result<String, String> {
         Ok(text.to_string())
     } else {
         Err(format!(
-            "{text:?} is not an AWS region name such as us-east-1"
+            "{text:?} is not an AWS region name such as us-east-1{}",
+            stackfleet_planner::suggest::did_you_mean(
+                text,
+                stackfleet_planner::regions::KNOWN_REGIONS.iter().copied()
+            )
         ))
     }
 }

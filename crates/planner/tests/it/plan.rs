@@ -144,6 +144,17 @@ fn unknown_ous_and_accounts_are_rejected_with_their_location() {
         text.contains("OU ou-root-zzzzzzzz does not exist"),
         "{text}"
     );
+    // A misspelt path gets the closest one.
+    let misspelt = self::fleet(&["us-east-1"], "organizational_units = [\"/A/b\"]");
+    let hint = plan(&misspelt, &inventory, &nothing())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        hint.contains(
+            "OU path \"/A/b\" does not exist in organization o-test; did you mean \"/A/B\"?"
+        ),
+        "{hint}"
+    );
     assert!(
         text.contains("fleet.toml:13:13: account 999999999999 is not in organization o-test"),
         "{text}"
