@@ -349,11 +349,25 @@ fn init_writes_a_commented_starter_that_validates_and_plans_as_written() {
 
     // As written: valid offline, and it plans against the organization.
     let tripwire = Tripwire::new();
-    stackfleet(&tripwire, ws.path(), &["validate"]).assert_code(0);
+    let placeholder = "warning: stack set s3-policy-monitor: parameters.NotificationEmail is still init's placeholder \"change-me@example.com\"";
+    let valid = stackfleet(&tripwire, ws.path(), &["validate"]);
+    valid.assert_code(0);
+    assert!(valid.stderr.contains(placeholder), "{}", valid.stderr);
     tripwire.assert_untouched();
     let plan = stackfleet(&moto, ws.path(), &["plan"]);
     plan.assert_code(0);
     assert!(plan.stdout.contains("s3-policy-monitor"), "{}", plan.stdout);
+    assert!(plan.stderr.contains(placeholder), "{}", plan.stderr);
+    // Flagged until changed.
+    ws.edit(
+        "fleet.toml",
+        "change-me@example.com",
+        "security-alerts@corp.example",
+    );
+    let changed = stackfleet(&tripwire, ws.path(), &["validate"]);
+    changed.assert_code(0);
+    assert!(!changed.stderr.contains("warning"), "{}", changed.stderr);
+    std::fs::write(ws.path().join("fleet.toml"), &text).unwrap();
 
     // Never overwrites without --force, and refuses before any AWS call.
     let edited = format!("{text}# mine\n");

@@ -7,6 +7,7 @@ mod diagnostics;
 mod error;
 mod logging;
 mod out_file;
+mod placeholders;
 mod printer;
 mod progress;
 mod render;

@@ -89,6 +89,7 @@ pub async fn open(
     printer: Printer,
 ) -> Result<(Fleet, Session), CliError> {
     let mut fleet = fleet::load(config)?;
+    crate::placeholders::warn(&fleet, printer);
     aws.apply_to(&mut fleet);
     let session = connect(
         aws,

@@ -173,7 +173,7 @@ pub fn fleet_toml(s: &Starter) -> String {
          auto_deployment = { enabled = true, retain_stacks_on_account_removal = false }\n\
          # CHANGE ME: who receives the alerts. SNS first e-mails a confirmation for every account x region\n\
          # (examples/hub-and-spoke/fleet.toml needs only one).\n\
-         parameters = { NotificationEmail = \"secops@example.com\" }\n\
+         parameters = { NotificationEmail = \"change-me@example.com\" }\n\
          tags = { owner = \"security\" }\n",
     );
 
