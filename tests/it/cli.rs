@@ -507,15 +507,27 @@ fn errors_fit_one_screen_say_what_to_do_and_show_no_debug_dump() {
         "\n  no AWS credentials: sign in with `aws sso login --profile NAME`",
     );
 
+    // A profile that the config files do not define is named as such, with the close one, before
+    // any call (the closed port would refuse it anyway).
+    let config = ws.path().join("aws-config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile security-admin]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
     let run = run_with(
         &closed,
         ws.path(),
-        &["drift", "--profile", "nosuch"],
-        &[("AWS_EC2_METADATA_DISABLED", Some("true"))],
+        &["drift", "--profile", "secruity-admin"],
+        &[
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            ("AWS_CONFIG_FILE", Some(&config)),
+        ],
     );
     assert_user_facing(
         &run,
-        "error: cannot determine who is calling",
-        "\n  no AWS credentials",
+        "error: profile \"secruity-admin\" does not exist\n",
+        "\n  profiles that exist: default, security-admin; did you mean \"security-admin\"?",
     );
 }

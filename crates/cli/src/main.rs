@@ -9,6 +9,7 @@ mod logging;
 mod out_file;
 mod placeholders;
 mod printer;
+mod profiles;
 mod progress;
 mod render;
 mod session;
