@@ -211,7 +211,7 @@ fn a_malformed_role_is_located_in_fleet_toml_or_refused_as_a_flag() {
         ws.path(),
         &["validate", "--assume-role", "StackfleetAdmin"],
     );
-    run.assert_code(2);
+    run.assert_code(1);
     assert!(
         run.stderr.contains("is not an IAM role ARN"),
         "{}",
@@ -373,11 +373,25 @@ fn init_writes_a_commented_starter_that_validates_and_plans_as_written() {
 
     // As written: valid offline, and it plans against the organization.
     let tripwire = Tripwire::new();
-    stackfleet(&tripwire, ws.path(), &["validate"]).assert_code(0);
+    let placeholder = "warning: stack set s3-policy-monitor: parameters.NotificationEmail is still init's placeholder \"change-me@example.com\"";
+    let valid = stackfleet(&tripwire, ws.path(), &["validate"]);
+    valid.assert_code(0);
+    assert!(valid.stderr.contains(placeholder), "{}", valid.stderr);
     tripwire.assert_untouched();
     let plan = stackfleet(&moto, ws.path(), &["plan"]);
     plan.assert_code(0);
     assert!(plan.stdout.contains("s3-policy-monitor"), "{}", plan.stdout);
+    assert!(plan.stderr.contains(placeholder), "{}", plan.stderr);
+    // Flagged until changed.
+    ws.edit(
+        "fleet.toml",
+        "change-me@example.com",
+        "security-alerts@corp.example",
+    );
+    let changed = stackfleet(&tripwire, ws.path(), &["validate"]);
+    changed.assert_code(0);
+    assert!(!changed.stderr.contains("warning"), "{}", changed.stderr);
+    std::fs::write(ws.path().join("fleet.toml"), &text).unwrap();
 
     // Never overwrites without --force, and refuses before any AWS call.
     let edited = format!("{text}# mine\n");
@@ -533,15 +547,27 @@ fn errors_fit_one_screen_say_what_to_do_and_show_no_debug_dump() {
         "\n  no AWS credentials: sign in with `aws sso login --profile NAME`",
     );
 
+    // A profile that the config files do not define is named as such, with the close one, before
+    // any call (the closed port would refuse it anyway).
+    let config = ws.path().join("aws-config");
+    std::fs::write(
+        &config,
+        "[default]\nregion = us-east-1\n[profile security-admin]\nregion = us-east-1\n",
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
     let run = run_with(
         &closed,
         ws.path(),
-        &["drift", "--profile", "nosuch"],
-        &[("AWS_EC2_METADATA_DISABLED", Some("true"))],
+        &["drift", "--profile", "secruity-admin"],
+        &[
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            ("AWS_CONFIG_FILE", Some(&config)),
+        ],
     );
     assert_user_facing(
         &run,
-        "error: cannot determine who is calling",
-        "\n  no AWS credentials",
+        "error: profile \"secruity-admin\" does not exist\n",
+        "\n  profiles that exist: default, security-admin; did you mean \"security-admin\"?",
     );
 }

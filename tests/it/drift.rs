@@ -154,7 +154,15 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
             "--fail-on-drift",
         ],
     );
-    run.assert_code(0);
+    // Nothing was checked: --fail-on-drift fails (1, not 2: it is not drift), with the reason.
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains(
+            "error: --fail-on-drift: drift is unknown, because not everything was checked:\n  - marker: no drift detection has ever run\n  - marker: 6 instances are NOT_CHECKED"
+        ),
+        "{}",
+        run.stderr
+    );
     let report = run.json();
     let mut accounts = [
         MANAGEMENT.to_string(),
@@ -188,23 +196,33 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
         "{report:#}"
     );
     assert_eq!(report["drifted_instances"], 0);
+    assert_eq!(report["complete"], false);
+    assert_eq!(
+        report["not_checked"],
+        json!([
+            "marker: no drift detection has ever run",
+            "marker: 6 instances are NOT_CHECKED"
+        ])
+    );
+    assert_eq!(report["missing_stack_sets"], json!([]));
     assert_eq!(report["stack_sets"][0]["name"], "marker");
     // No drift detection has run yet: none to report.
     assert_eq!(report["stack_sets"][0]["operation_id"], Value::Null);
     assert_eq!(report["stack_sets"][0]["detection_status"], Value::Null);
     assert_eq!(
         report.as_object().map(|o| o.len()),
-        Some(2),
-        "drifted_instances and stack_sets only: {report:#}"
+        Some(5),
+        "drifted_instances, complete, not_checked, missing_stack_sets and stack_sets only: {report:#}"
     );
 
     let table = stackfleet(moto, ws.path(), &["drift", "--no-detect"]);
     table.assert_code(0);
     assert!(
         table.stdout.contains("never run")
-            && table
-                .stdout
-                .contains("No drift: every checked instance matches its template."),
+            && table.stdout.contains(
+                "Drift unknown: no drift was found in what was checked, but not everything was checked.\nNot checked:\n  - marker: no drift detection has ever run\n"
+            )
+            && !table.stdout.contains("No drift"),
         "{}",
         table.stdout
     );
@@ -217,7 +235,7 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
     assert!(
         markdown
             .stdout
-            .starts_with("### stackfleet drift: no drift\n")
+            .starts_with("### stackfleet drift: drift unknown, not everything was checked\n")
             && markdown
                 .stdout
                 .contains("| `marker` | never run | 0 | 0 | 6 | 0 |"),

@@ -214,12 +214,13 @@ impl Endpoint for Tripwire {
     }
 }
 
-/// Removes every AWS_* and STACKFLEET_* variable the test process inherited, so that only what a
-/// test sets reaches a child.
+/// Removes every AWS_* and STACKFLEET_* variable (and COLUMNS) the test process inherited, so
+/// that only what a test sets reaches a child.
 fn clean_env(cmd: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("AWS_") || key.starts_with("STACKFLEET_") {
+        // COLUMNS sets the table width: snapshots must not depend on the developer's shell.
+        if key.starts_with("AWS_") || key.starts_with("STACKFLEET_") || key == "COLUMNS" {
             cmd.env_remove(key.as_ref());
         }
     }

@@ -11,6 +11,7 @@ mod coverage;
 mod coverage_html;
 mod doctor;
 mod drift;
+mod exit_codes;
 mod harness;
 mod iam_policy;
 mod noecho;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     MARKER_TEMPLATE, Moto, REPO, Tripwire, Workspace, account_id, example_spec, seed, seed_example,
-    stackfleet,
+    stackfleet, stackfleet_env,
 };
 
 const MANAGEMENT: &str = "123456789012";
@@ -297,6 +297,28 @@ fn example_org_table_and_markdown() {
     let markdown = stackfleet(&moto, ws.path(), &["plan", "--output", "markdown"]);
     markdown.assert_code(0);
     insta::assert_snapshot!("example_org_markdown", markdown.snapshot());
+
+    // A 100-column terminal: every table fits (issue 16 item 6), the words all still there.
+    let narrow = stackfleet_env(
+        &moto,
+        ws.path(),
+        &["plan", "--quiet"],
+        &[("COLUMNS", Some("100"))],
+    );
+    narrow.assert_code(0);
+    assert_fits(&narrow.stdout, 100);
+    insta::assert_snapshot!("example_org_table_100_columns", narrow.snapshot());
+}
+
+/// Panics unless every line of `text` is at most `width` characters wide.
+pub fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= width,
+            "a line of {} characters:\n{line}\n--- in ---\n{text}",
+            line.chars().count()
+        );
+    }
 }
 
 /// The repository's fleet.toml applied by hand: the real monitor template in every governed
@@ -593,6 +615,27 @@ fn stack_set_removed_from_fleet_toml_is_deleted_and_others_are_left_alone() {
             "update_instances": 0,
             "operations": 2,
         })
+    );
+
+    // Deleting a stack set passes apply's guard only with --allow-delete: the plan says so.
+    let table = stackfleet(&moto, ws.path(), &["plan"]);
+    table.assert_code(0);
+    // The words of what is deleted are the guard's own (commands/apply.rs).
+    let note = table.stdout.lines().last().unwrap_or_default().to_string();
+    assert!(
+        note.starts_with("Apply will need --allow-delete: this plan deletes ")
+            && note.contains("legacy-marker"),
+        "{}",
+        table.stdout
+    );
+    let markdown = stackfleet(&moto, ws.path(), &["plan", "--output", "markdown"]);
+    assert!(
+        markdown.stdout.contains(&format!(
+            "> [!CAUTION]\n> {}",
+            note.replace("--allow-delete", "`--allow-delete`")
+        )),
+        "{}",
+        markdown.stdout
     );
 }
 

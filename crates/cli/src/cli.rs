@@ -5,6 +5,24 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+/// The exit-code table, one text for `--help` and [`EXIT_CODES`] (README.md has the same table).
+/// A literal behind a macro, because `concat!` in the clap attribute takes only literals.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes (every command):
+  0    success; plan without changes; coverage at or above --min-coverage; no drift found
+  1    error: usage (unknown flag, bad value), invalid fleet.toml, AWS or network failure,
+       failed or refused apply; drift --fail-on-drift that could not check every instance
+  2    plan --detailed-exitcode: there are changes; coverage: below --min-coverage (or no
+       cell is required); drift --fail-on-drift: drift found
+  130  interrupted (Ctrl-C)"
+    };
+}
+
+/// The exit codes of every command, as `--help` prints them; a test keeps README.md in step.
+#[cfg(test)]
+pub const EXIT_CODES: &str = exit_codes!();
+
 /// Keep one CloudFormation stack deployed across every account and region of an AWS
 /// Organization through StackSets, and prove that it is there.
 #[derive(Debug, Parser)]
@@ -13,14 +31,16 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
     version,
     about,
     max_term_width = 100,
-    after_help = "Examples:
+    after_help = concat!("Examples:
   stackfleet init                                   write a starter fleet.toml for your organization
   stackfleet plan --profile security-admin          what apply would change, with an SSO profile
   stackfleet apply --assume-role arn:aws:iam::123456789012:role/StackfleetAdmin
   stackfleet coverage --min-coverage 100            exit 2 unless every required cell is covered
 
 Credentials come from the standard AWS chain (environment, profiles, SSO, web identity).
-Results go to stdout; progress, logs and errors go to stderr. `stackfleet help <command>` explains a command."
+Results go to stdout; progress, logs and errors go to stderr. `stackfleet help <command>` explains a command.
+
+", exit_codes!())
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -158,7 +178,11 @@ fn parse_region(text: &str) -> Result<String, String> {
         Ok(text.to_string())
     } else {
         Err(format!(
-            "{text:?} is not an AWS region name such as us-east-1"
+            "{text:?} is not an AWS region name such as us-east-1{}",
+            stackfleet_planner::suggest::did_you_mean(
+                text,
+                stackfleet_planner::regions::KNOWN_REGIONS.iter().copied()
+            )
         ))
     }
 }
@@ -192,7 +216,9 @@ pub struct DriftArgs {
     /// Report the last completed drift detection instead of starting a new one.
     #[arg(long)]
     pub no_detect: bool,
-    /// Exit 2 when any instance has drifted.
+    /// Exit 2 when any instance has drifted, and 1 when drift could not be checked everywhere (a
+    /// detection that failed, was stopped or never ran, instances NOT_CHECKED or UNKNOWN, a
+    /// stack set that does not exist).
     #[arg(long)]
     pub fail_on_drift: bool,
 }

@@ -65,6 +65,14 @@ pub enum CliError {
         /// What to do next.
         hint: &'static str,
     },
+    /// `--profile` names a profile that the AWS config and credentials files do not define.
+    #[error("profile {name:?} does not exist\n  {hint}")]
+    UnknownProfile {
+        /// The name given.
+        name: String,
+        /// The profiles that exist, and the closest.
+        hint: String,
+    },
     /// `init` would overwrite a file.
     #[error(
         "{0} already exists; nothing was written\n  pass --force to overwrite it, or -c to write another file"

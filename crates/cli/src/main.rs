@@ -10,7 +10,9 @@ mod iam;
 mod logging;
 mod out_file;
 mod pending;
+mod placeholders;
 mod printer;
+mod profiles;
 mod progress;
 mod render;
 mod session;
@@ -42,10 +44,17 @@ fn main() -> ExitCode {
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(cli) => cli,
-        // Help, version and usage errors, printed by clap (exit 0 or 2).
-        Err(e) => e.exit(),
+        Err(e) => return usage_exit(&e),
     };
     logging::init(cli.global.verbose, color);
+    // An exported COLUMNS sets the table width, as it does for many CLIs; otherwise tables fit
+    // the terminal, and are not wrapped at all when stdout is not one.
+    render::set_table_width(
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok())
+            .filter(|w| *w > 0),
+    );
     let printer = Printer::new(cli.global.quiet);
     match run(cli, printer) {
         Ok(code) => code,
@@ -53,6 +62,25 @@ fn main() -> ExitCode {
             eprint!("{}", diagnostics::render(&e));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Prints clap's help, version or usage error and returns its exit code. Help and version exit
+/// 0; a usage error exits 1, never clap's default 2, which means "changes", "below threshold" or
+/// "drift" to CI (see [`cli::EXIT_CODES`]).
+fn usage_exit(error: &clap::Error) -> ExitCode {
+    // A closed stdout (`stackfleet --help | head -1`) is not an error worth reporting.
+    let _ = error.print();
+    ExitCode::from(usage_exit_code(error.kind()))
+}
+
+/// The exit code of a clap outcome: 0 for help and version, 1 for every usage error.
+fn usage_exit_code(kind: clap::error::ErrorKind) -> u8 {
+    use clap::error::ErrorKind;
+    match kind {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        // `stackfleet` alone prints the help to stderr: a usage error, as clap treats it.
+        _ => 1,
     }
 }
 
@@ -121,15 +149,20 @@ fn run(cli: Cli, printer: Printer) -> Result<ExitCode, CliError> {
             })
         }
         Command::Drift(args) => {
-            let drifted = block_on(&aws, commands::drift::run(config, &aws, args, printer))?;
-            Ok(if args.fail_on_drift && drifted {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
+            let verdict = block_on(&aws, commands::drift::run(config, &aws, args, printer))?;
+            // Drift found is 2; drift that could not be checked everywhere is 1: CI cannot
+            // vouch for what was not looked at.
+            Ok(
+                match (args.fail_on_drift, verdict.drifted, verdict.complete()) {
+                    (false, _, _) => ExitCode::SUCCESS,
+                    (true, 1.., _) => ExitCode::from(2),
+                    (true, 0, false) => ExitCode::from(1),
+                    (true, 0, true) => ExitCode::SUCCESS,
+                },
+            )
         }
         Command::Doctor(args) => {
-            let fails = runtime()?.block_on(commands::doctor::run(config, &aws, args, printer))?;
+            let fails = block_on(&aws, commands::doctor::run(config, &aws, args, printer))?;
             Ok(if fails {
                 ExitCode::from(2)
             } else {
@@ -227,7 +260,10 @@ mod tests {
 
     use std::time::Duration;
 
-    use super::{pending::Snapshot, timeout_message, wants_color};
+    use clap::error::ErrorKind;
+
+    use super::{pending::Snapshot, timeout_message, usage_exit_code, wants_color};
+    use crate::cli::EXIT_CODES;
 
     #[test]
     fn the_timeout_message_names_the_calls_and_the_operations_left_running() {
@@ -246,6 +282,32 @@ mod tests {
         assert_eq!(
             timeout_message(Duration::from_secs(15), &Snapshot::default()),
             "stopped after --timeout 15s; no AWS call was in flight\n  no StackSets operation of this run was running"
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_1_and_help_exits_0() {
+        for kind in [
+            ErrorKind::UnknownArgument,
+            ErrorKind::InvalidValue,
+            ErrorKind::ValueValidation,
+            ErrorKind::MissingRequiredArgument,
+            ErrorKind::InvalidSubcommand,
+            ErrorKind::ArgumentConflict,
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+        ] {
+            assert_eq!(usage_exit_code(kind), 1, "{kind:?}");
+        }
+        assert_eq!(usage_exit_code(ErrorKind::DisplayHelp), 0);
+        assert_eq!(usage_exit_code(ErrorKind::DisplayVersion), 0);
+    }
+
+    #[test]
+    fn the_readme_shows_the_exit_code_table_of_help() {
+        let readme = include_str!("../../../README.md");
+        assert!(
+            readme.contains(EXIT_CODES),
+            "README.md must contain the table of cli::EXIT_CODES:\n{EXIT_CODES}"
         );
     }
 

@@ -37,6 +37,9 @@ pub async fn login(
     if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| v.is_empty()) {
         return Err(CliError::EmptyEndpoint);
     }
+    if let Some(profile) = &aws.profile {
+        crate::profiles::check(profile).await?;
+    }
     let mut config = aws::sdk_config(aws.profile.as_deref(), region).await;
     if let Some(role) = role {
         let session = session_name(|name| std::env::var(name).ok());
@@ -92,6 +95,7 @@ pub async fn open(
     printer: Printer,
 ) -> Result<(Fleet, Session), CliError> {
     let mut fleet = fleet::load(config)?;
+    crate::placeholders::warn(&fleet, printer);
     aws.apply_to(&mut fleet);
     let session = connect(
         aws,

@@ -18,7 +18,9 @@ use crate::targets::{Resolver, SkipReason, ou_paths};
 pub enum CoverageStatus {
     /// The instance is current and its last operation succeeded.
     Covered,
-    /// The instance exists but is not up to date (pending, running or skipped).
+    /// The instance exists but is not up to date (pending, running or skipped), or it is current
+    /// but the stack set's template, parameters or tags differ from fleet.toml (an update apply
+    /// has not made yet).
     Outdated,
     /// The instance's last operation failed, or it is inoperable.
     Failed,
@@ -176,7 +178,7 @@ pub struct StackSetCoverage {
     pub required: usize,
     /// Required cells that are covered.
     pub covered: usize,
-    /// `covered / required` in percent (100 when nothing is required).
+    /// `covered / required` in percent (0 when nothing is required: that proves nothing).
     pub percent: f64,
     /// Every cell, by account then region.
     pub cells: Vec<CoverageCell>,
@@ -278,6 +280,19 @@ pub fn coverage(
             .iter()
             .map(|s| (s.account.as_str(), s.reason))
             .collect();
+        // An update that fleet.toml asks for and apply has not made: the instances run
+        // something else than fleet.toml says, even when StackSets calls them CURRENT.
+        let pending = observed
+            .stack_sets
+            .get(&spec.name)
+            .map(|o| crate::plan::pending_stack_changes(fleet, spec, o))
+            .filter(|fields| !fields.is_empty())
+            .map(|fields| {
+                format!(
+                    "fleet.toml changes {} of the stack set; apply updates it",
+                    fields.join(", ")
+                )
+            });
         let mut regions: BTreeSet<&str> = spec.regions.iter().map(String::as_str).collect();
         regions.extend(instances.keys().map(|(_, r)| *r));
         let mut accounts: BTreeSet<&str> = inventory.accounts.keys().map(String::as_str).collect();
@@ -297,6 +312,7 @@ pub fn coverage(
                     selection.excluded.contains(*account),
                     skipped.get(*account).copied(),
                     instance,
+                    pending.as_deref(),
                 );
                 // Only governed regions and real instances make cells: an ungoverned region with
                 // no instance says nothing.
@@ -346,7 +362,8 @@ pub fn coverage(
 
 fn percent(covered: usize, required: usize) -> f64 {
     if required == 0 {
-        100.0
+        // Nothing required proves nothing: 0 of 0 is not "fully covered".
+        0.0
     } else {
         // Rounded down to 0.1 so that 99.96 % never reads as 100 %.
         (covered as f64 * 1000.0 / required as f64).floor() / 10.0
@@ -360,6 +377,7 @@ fn classify(
     excluded: bool,
     skipped: Option<SkipReason>,
     instance: Option<&ObservedInstance>,
+    pending_update: Option<&str>,
 ) -> (CoverageStatus, String) {
     use CoverageStatus::*;
     let suspended_account = account_status.is_some_and(|s| *s != AccountStatus::Active);
@@ -446,7 +464,10 @@ fn classify(
         );
     }
     match &instance.status {
-        InstanceStatus::Current => (Covered, "current".to_string()),
+        InstanceStatus::Current => match pending_update {
+            Some(why) => (Outdated, why.to_string()),
+            None => (Covered, "current".to_string()),
+        },
         other => {
             let what = match other {
                 InstanceStatus::Outdated => "outdated",

@@ -25,6 +25,7 @@ pub mod observed;
 pub mod org;
 pub mod plan;
 pub mod regions;
+pub mod suggest;
 pub mod targets;
 pub mod template;
 

@@ -67,14 +67,17 @@ impl Resolver<'_> {
                 .then(|| id.clone()),
         };
         found.ok_or_else(|| {
-            let what = match &ou.value {
-                OuRef::Path(p) => format!("OU path {p:?}"),
-                OuRef::Id(id) => format!("OU {id}"),
+            let (what, hint) = match &ou.value {
+                OuRef::Path(p) => (
+                    format!("OU path {p:?}"),
+                    crate::suggest::did_you_mean(p, self.ou_by_path.keys().copied()),
+                ),
+                OuRef::Id(id) => (format!("OU {id}"), String::new()),
             };
             Diagnostic::new(
                 ou.location.clone(),
                 format!(
-                    "{what} does not exist in organization {}",
+                    "{what} does not exist in organization {}{hint}",
                     self.inventory.organization_id
                 ),
             )

@@ -104,6 +104,65 @@ impl TemplateParameter {
     }
 }
 
+/// The resources a template declares, as (logical id, `Type`), in the template's order; empty
+/// when the body does not parse. For summaries of a new stack set and for checks on resource
+/// types (IAM resources need a capability).
+pub fn resource_types(body: &str) -> Vec<(String, String)> {
+    let Ok(Value::Mapping(root)) = serde_yaml_ng::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(Value::Mapping(resources)) = root.get("Resources") else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter_map(|(id, decl)| {
+            let kind = decl.as_mapping()?.get("Type")?.as_str()?;
+            Some((id.as_str()?.to_string(), kind.to_string()))
+        })
+        .collect()
+}
+
+/// IAM resource types that CloudFormation creates only with `CAPABILITY_IAM` or
+/// `CAPABILITY_NAMED_IAM` (CreateStackSet, "Capabilities":
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html>),
+/// and the property that gives each a custom name, which needs `CAPABILITY_NAMED_IAM`.
+const IAM_RESOURCES: &[(&str, Option<&str>)] = &[
+    ("AWS::IAM::AccessKey", None),
+    ("AWS::IAM::Group", Some("GroupName")),
+    ("AWS::IAM::InstanceProfile", Some("InstanceProfileName")),
+    ("AWS::IAM::ManagedPolicy", Some("ManagedPolicyName")),
+    ("AWS::IAM::Policy", None),
+    ("AWS::IAM::Role", Some("RoleName")),
+    ("AWS::IAM::User", Some("UserName")),
+    ("AWS::IAM::UserToGroupAddition", None),
+];
+
+/// The template's resources that need an IAM capability: (logical id, whether it has a custom
+/// name and so needs `CAPABILITY_NAMED_IAM`).
+pub fn iam_resources(body: &str) -> Vec<(String, bool)> {
+    let Ok(Value::Mapping(root)) = serde_yaml_ng::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let Some(Value::Mapping(resources)) = root.get("Resources") else {
+        return Vec::new();
+    };
+    resources
+        .iter()
+        .filter_map(|(id, decl)| {
+            let decl = decl.as_mapping()?;
+            let kind = decl.get("Type")?.as_str()?;
+            let (_, name_property) = IAM_RESOURCES.iter().find(|(t, _)| *t == kind)?;
+            let named = name_property.is_some_and(|p| {
+                decl.get("Properties")
+                    .and_then(Value::as_mapping)
+                    .is_some_and(|props| props.contains_key(p))
+            });
+            Some((id.as_str()?.to_string(), named))
+        })
+        .collect()
+}
+
 /// A parameter default as the text CloudFormation would use.
 fn scalar_text(value: &Value) -> String {
     match value {
@@ -209,6 +268,32 @@ mod tests {
         assert_eq!(t.parameters["Secret"].default.as_deref(), Some("x"));
         assert!(t.parameters["Secret"].no_echo);
         assert!(!t.has_transform);
+    }
+
+    #[test]
+    fn lists_resource_types_in_template_order() {
+        let body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      Path: !Sub '/${AWS::StackName}/'\n";
+        assert_eq!(
+            resource_types(body),
+            [
+                ("Topic".to_string(), "AWS::SNS::Topic".to_string()),
+                ("Role".to_string(), "AWS::IAM::Role".to_string())
+            ]
+        );
+        assert!(resource_types("not: [a template").is_empty());
+    }
+
+    #[test]
+    fn finds_iam_resources_and_whether_they_are_named() {
+        let body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n  Anonymous:\n    Type: AWS::IAM::Role\n  Named:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: !Sub '${AWS::StackName}-r'\n  Keys:\n    Type: AWS::IAM::AccessKey\n";
+        assert_eq!(
+            iam_resources(body),
+            [
+                ("Anonymous".to_string(), false),
+                ("Named".to_string(), true),
+                ("Keys".to_string(), false)
+            ]
+        );
     }
 
     #[test]

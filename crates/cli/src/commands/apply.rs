@@ -325,7 +325,7 @@ fn short(fingerprint: &str) -> &str {
 /// Refuses, before any change, to delete stack sets or more than [`DELETE_GUARD`] instances
 /// unless `--allow-delete` was given. Counted from the operations apply will run, never from the
 /// plan's summary (a saved plan's summary is only a claim).
-fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
+pub(crate) fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
     let deleted_sets: Vec<&str> = plan
         .stack_sets
         .iter()

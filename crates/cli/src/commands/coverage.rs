@@ -51,9 +51,11 @@ pub async fn run(
         .collect();
     let report = with_delivery(report, &inventory, &by_region, args.require_trail);
     let text = match args.output {
-        CoverageFormat::Table => render::coverage::table(&report, args.detail),
+        CoverageFormat::Table => render::coverage::table(&report, args.detail, args.min_coverage),
         CoverageFormat::Json => render::coverage::json(&report, args.min_coverage),
-        CoverageFormat::Markdown => render::coverage::markdown(&report),
+        CoverageFormat::Markdown => {
+            render::coverage::markdown(&report, args.detail, args.min_coverage)
+        }
         CoverageFormat::Csv => render::coverage::csv(&report),
         CoverageFormat::Html => render::coverage_html::html(
             &report,
@@ -67,13 +69,18 @@ pub async fn run(
             let path = file.path().display().to_string();
             file.write(&text)?;
             printer.status(format!("wrote the coverage report to {path}"));
-            render::coverage::table(&report, args.detail)
+            render::coverage::table(&report, args.detail, args.min_coverage)
         }
         None => text,
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
     let below_minimum = report.summary.percent < args.min_coverage;
-    if below_minimum {
+    if below_minimum && report.summary.required == 0 {
+        printer.status(format!(
+            "no cell is required (fleet.toml selects no account × region), so coverage proves nothing: 0% is below --min-coverage {}%",
+            args.min_coverage
+        ));
+    } else if below_minimum {
         printer.status(format!(
             "coverage {:.1}% of required cells is below --min-coverage {}%",
             report.summary.percent, args.min_coverage

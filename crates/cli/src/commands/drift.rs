@@ -18,19 +18,20 @@ use crate::error::CliError;
 use crate::printer::Printer;
 use crate::progress::{Progress, Style};
 use crate::render;
+use crate::render::drift::{DriftReport, Verdict};
 use crate::session;
 use crate::settings::AwsSettings;
 
 /// Stack sets whose drift is detected at once (each is its own StackSets operation).
 const CONCURRENCY: usize = 4;
 
-/// Runs `stackfleet drift`; returns whether anything drifted.
+/// Runs `stackfleet drift`; returns what the report proves, for the exit code.
 pub async fn run(
     config: &Path,
     aws: &AwsSettings,
     args: &DriftArgs,
     printer: Printer,
-) -> Result<bool, CliError> {
+) -> Result<Verdict, CliError> {
     let (fleet, session) = session::open(config, aws, printer).await?;
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
     let observed = stackfleet_executor::observe(
@@ -44,14 +45,11 @@ pub async fn run(
         .iter()
         .filter(|n| observed.stack_sets.contains_key(*n))
         .collect();
-    for missing in names
+    let missing: Vec<String> = names
         .iter()
         .filter(|n| !observed.stack_sets.contains_key(*n))
-    {
-        printer.status(format!(
-            "{missing}: the stack set does not exist yet; nothing to check"
-        ));
-    }
+        .cloned()
+        .collect();
 
     // Each run's detection gets its own id: reusing one would make StackSets answer with an
     // earlier detection's result.
@@ -102,13 +100,25 @@ pub async fn run(
     let mut reports = reports;
     mask_secrets(&mut reports, &fleet);
 
+    let report = DriftReport {
+        stack_sets: reports,
+        missing,
+    };
     let text = match args.output {
-        OutputFormat::Table => render::drift::table(&reports),
-        OutputFormat::Json => render::drift::json(&reports),
-        OutputFormat::Markdown => render::drift::markdown(&reports),
+        OutputFormat::Table => render::drift::table(&report),
+        OutputFormat::Json => render::drift::json(&report),
+        OutputFormat::Markdown => render::drift::markdown(&report),
     };
     write_stdout(&mut std::io::stdout().lock(), &text)?;
-    Ok(render::drift::drifted(&reports) > 0)
+    let verdict = render::drift::verdict(&report);
+    if args.fail_on_drift && verdict.drifted == 0 && !verdict.complete() {
+        // Said even with --quiet: it is why the command fails.
+        eprintln!(
+            "error: --fail-on-drift: drift is unknown, because not everything was checked:\n  - {}",
+            verdict.not_checked.join("\n  - ")
+        );
+    }
+    Ok(verdict)
 }
 
 /// Replaces the expected and actual values of every property difference of a resource that
@@ -179,7 +189,10 @@ mod tests {
             }],
         }];
         mask_secrets(&mut reports, &fleet);
-        let shown = crate::render::drift::json(&reports);
+        let shown = crate::render::drift::json(&crate::render::drift::DriftReport {
+            stack_sets: reports.clone(),
+            missing: vec![],
+        });
         assert!(
             !shown.contains("hunter2") && !shown.contains("changed-by-hand"),
             "{shown}"

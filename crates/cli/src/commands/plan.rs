@@ -30,10 +30,20 @@ pub async fn run(
     let (fleet, session) = session::open(config, aws, printer).await?;
     let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
     let mut stdout = std::io::stdout().lock();
+    // The deletion guard is apply's; the plan says beforehand when apply will need the flag.
+    let guard = match crate::commands::apply::check_deletes(&plan, false) {
+        Err(CliError::DeleteNotAllowed(what)) => Some(what),
+        _ => None,
+    };
     let text = match args.output {
-        OutputFormat::Table => render::plan::table(&plan, args.detail),
+        OutputFormat::Table => {
+            render::plan::table(&plan, args.detail)
+                + &render::plan::delete_guard_note(guard.as_deref(), false)
+        }
         OutputFormat::Json => render::plan::json(&plan),
-        OutputFormat::Markdown => render::plan::markdown(&plan),
+        OutputFormat::Markdown => {
+            render::plan::markdown(&plan) + &render::plan::delete_guard_note(guard.as_deref(), true)
+        }
     };
     write_stdout(&mut stdout, &text)?;
     if let Some(out) = out {

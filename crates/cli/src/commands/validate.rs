@@ -10,6 +10,7 @@ use crate::printer::Printer;
 /// Validates fleet.toml without any AWS call.
 pub fn run(config: &Path, printer: Printer) -> Result<(), CliError> {
     let fleet = fleet::load(config)?;
+    crate::placeholders::warn(&fleet, printer);
     let sets: Vec<String> = fleet
         .stack_sets
         .iter()

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use stackfleet_planner::coverage::{Coverage, CoverageCell, CoverageStatus, StackSetCoverage};
 
-use super::{md_cell, new_table};
+use super::{count, md_cell, new_table};
 
 /// Accounts listed by default before the rest is counted, so that an organization of thousands
 /// of accounts still gets a summary that fits one screen.
@@ -46,6 +46,92 @@ fn statuses(list: &[CoverageStatus]) -> String {
 
 fn pct(p: f64) -> String {
     format!("{p:.1}%")
+}
+
+/// Where an active account with no covered cell belongs in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountGroup {
+    /// fleet.toml requires it somewhere and it is not covered there: a real gap.
+    Gap,
+    /// Excluded on purpose, or the management account that StackSets never deploys to (an
+    /// instance left there is `unmanaged`: apply deletes it).
+    OnPurpose,
+    /// No target selects it (it may still hold an instance that apply deletes).
+    Untargeted,
+}
+
+/// Whether a required cell with this status is a gap (not covered). Exhaustive on purpose: a new
+/// status must say where it belongs.
+fn is_gap(status: CoverageStatus) -> bool {
+    match status {
+        CoverageStatus::Missing
+        | CoverageStatus::Failed
+        | CoverageStatus::Outdated
+        | CoverageStatus::Drifted
+        | CoverageStatus::Suspended
+        | CoverageStatus::Blind => true,
+        // Counted as covered unless `--require-trail`; its cells are listed with their reason.
+        CoverageStatus::Unverified
+        | CoverageStatus::Covered
+        | CoverageStatus::Excluded
+        | CoverageStatus::NotDeployable
+        | CoverageStatus::Unmanaged
+        | CoverageStatus::Untargeted => false,
+    }
+}
+
+fn account_group(statuses: &[CoverageStatus]) -> AccountGroup {
+    if statuses.iter().any(|s| is_gap(*s)) {
+        AccountGroup::Gap
+    } else if statuses
+        .iter()
+        .any(|s| matches!(s, CoverageStatus::Excluded | CoverageStatus::NotDeployable))
+        && !statuses.contains(&CoverageStatus::Untargeted)
+    {
+        AccountGroup::OnPurpose
+    } else {
+        AccountGroup::Untargeted
+    }
+}
+
+/// Required cells that are not covered, by status, over all stack sets; with `covered`, they add
+/// up to `required`.
+fn gaps(report: &Coverage) -> BTreeMap<CoverageStatus, usize> {
+    let mut out = BTreeMap::new();
+    for c in report.stack_sets.iter().flat_map(|s| &s.cells) {
+        if c.required && c.status != CoverageStatus::Covered {
+            *out.entry(c.status).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The verdict first: percent, pass or fail against `--min-coverage`, and the gaps by status.
+fn verdict(report: &Coverage, min_coverage: f64) -> String {
+    let s = &report.summary;
+    if s.required == 0 {
+        return format!(
+            "FAIL: no cell is required (fleet.toml selects no account × region), so coverage proves nothing (--min-coverage {min_coverage}%)"
+        );
+    }
+    let pass = s.percent >= min_coverage;
+    let gaps: Vec<String> = gaps(report)
+        .iter()
+        .map(|(st, n)| format!("{n} {}", st.label()))
+        .collect();
+    format!(
+        "{}: {} of {} required account × region cells covered ({}), {} --min-coverage {min_coverage}%{}",
+        if pass { "PASS" } else { "FAIL" },
+        s.covered,
+        s.required,
+        pct(s.percent),
+        if pass { "at or above" } else { "below" },
+        if gaps.is_empty() {
+            String::new()
+        } else {
+            format!("; not covered: {}", gaps.join(", "))
+        }
+    )
 }
 
 /// The report as JSON.
@@ -91,9 +177,10 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// Required cells per status, for the stack-set summary: covered plus the others is required.
 fn counts(set: &StackSetCoverage) -> BTreeMap<CoverageStatus, usize> {
     let mut out = BTreeMap::new();
-    for c in &set.cells {
+    for c in set.cells.iter().filter(|c| c.required) {
         *out.entry(c.status).or_default() += 1;
     }
     out
@@ -136,27 +223,47 @@ fn regions(set: &StackSetCoverage) -> Vec<String> {
     regions
 }
 
-const SHOWN_STATUSES: [CoverageStatus; 6] = [
+/// The gap columns of the stack-set summary: required cells that are not covered, by status, so
+/// that Required = Covered + these.
+const SHOWN_STATUSES: [CoverageStatus; 5] = [
     CoverageStatus::Missing,
     CoverageStatus::Failed,
     CoverageStatus::Outdated,
     CoverageStatus::Drifted,
     CoverageStatus::Suspended,
-    CoverageStatus::Unmanaged,
 ];
+
+/// The cells that are not required, by status ("2 suspended, 4 excluded, 2 unmanaged"), or
+/// `None` when every cell is required.
+fn not_required(set: &StackSetCoverage) -> Option<String> {
+    let mut by_status: BTreeMap<CoverageStatus, usize> = BTreeMap::new();
+    for c in set.cells.iter().filter(|c| !c.required) {
+        *by_status.entry(c.status).or_default() += 1;
+    }
+    let parts: Vec<String> = by_status
+        .iter()
+        .map(|(st, n)| format!("{n} {}", st.label()))
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{}: {} not required ({})",
+            set.name,
+            count(by_status.values().sum(), "cell", "cells"),
+            parts.join(", ")
+        )
+    })
+}
 
 /// The report for people: totals, per stack set, per OU, uncovered accounts, then the accounts
 /// that need attention with a region matrix (all accounts with `detail`).
-pub fn table(report: &Coverage, detail: bool) -> String {
+pub fn table(report: &Coverage, detail: bool, min_coverage: f64) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "Coverage of organization {}: {} of {} required account × region cells covered ({})\n",
+        "Coverage of organization {}\n{}\n",
         report.organization_id,
-        s.covered,
-        s.required,
-        pct(s.percent)
+        verdict(report, min_coverage)
     );
     let mut header = vec!["Stack set", "Required", "Covered", "Percent"];
     header.extend(SHOWN_STATUSES.iter().map(|s| s.label()));
@@ -177,6 +284,9 @@ pub fn table(report: &Coverage, detail: bool) -> String {
         t.add_row(row);
     }
     let _ = writeln!(out, "{t}");
+    for line in report.stack_sets.iter().filter_map(not_required) {
+        let _ = writeln!(out, "{line}");
+    }
 
     let mut ous = new_table(&["OU", "Required", "Covered", "Percent"]);
     for ou in &s.organizational_units {
@@ -194,14 +304,29 @@ pub fn table(report: &Coverage, detail: bool) -> String {
             out,
             "\nEvery active account is covered by at least one stack set."
         );
-    } else {
+    }
+    for (group, title) in [
+        (
+            AccountGroup::Gap,
+            "!! Required by fleet.toml and covered nowhere",
+        ),
+        (AccountGroup::Untargeted, "Not targeted by fleet.toml"),
+        (
+            AccountGroup::OnPurpose,
+            "Excluded on purpose (fleet.toml exclusions, the management account)",
+        ),
+    ] {
+        let accounts: Vec<_> = s
+            .uncovered_accounts
+            .iter()
+            .filter(|a| account_group(&a.statuses) == group)
+            .collect();
+        if accounts.is_empty() {
+            continue;
+        }
         let mut t = new_table(&["Account", "Name", "OU", "Status"]);
-        let shown = if detail {
-            s.uncovered_accounts.len()
-        } else {
-            ROWS_SHOWN
-        };
-        for a in s.uncovered_accounts.iter().take(shown) {
+        let shown = if detail { accounts.len() } else { ROWS_SHOWN };
+        for a in accounts.iter().take(shown) {
             t.add_row(vec![
                 a.account.clone(),
                 a.account_name.clone(),
@@ -211,14 +336,14 @@ pub fn table(report: &Coverage, detail: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "\n!! {} active account(s) are covered by no stack set at all:\n{t}",
-            s.uncovered_accounts.len()
+            "\n{title}: {}\n{t}",
+            count(accounts.len(), "account", "accounts")
         );
-        if s.uncovered_accounts.len() > shown {
+        if accounts.len() > shown {
             let _ = writeln!(
                 out,
                 "… and {} more (--detail lists all)",
-                s.uncovered_accounts.len() - shown
+                accounts.len() - shown
             );
         }
     }
@@ -307,14 +432,15 @@ fn problem_reasons(set: &StackSetCoverage) -> Vec<(String, usize)> {
 }
 
 /// The report for a pull-request comment: totals first, details folded.
-pub fn markdown(report: &Coverage) -> String {
+pub fn markdown(report: &Coverage, detail: bool, min_coverage: f64) -> String {
     let mut out = String::new();
     let s = &report.summary;
     let _ = writeln!(out, "### stackfleet coverage: {}\n", pct(s.percent));
     let _ = writeln!(
         out,
-        "**{} of {} required account × region cells covered** in organization `{}`.\n",
-        s.covered, s.required, report.organization_id
+        "**{}** (organization `{}`)\n",
+        verdict(report, min_coverage),
+        report.organization_id
     );
     let _ = write!(out, "| Stack set | Required | Covered | Percent |");
     for st in SHOWN_STATUSES {
@@ -340,28 +466,59 @@ pub fn markdown(report: &Coverage) -> String {
         }
         let _ = writeln!(out);
     }
-    if !s.uncovered_accounts.is_empty() {
-        let _ = writeln!(
-            out,
-            "\n> [!WARNING]\n> {} active account(s) are covered by no stack set at all:",
-            s.uncovered_accounts.len()
-        );
-        for a in s.uncovered_accounts.iter().take(ROWS_SHOWN) {
+    let lines: Vec<String> = report.stack_sets.iter().filter_map(not_required).collect();
+    if !lines.is_empty() {
+        let _ = writeln!(out, "\n{}", lines.join("<br>\n"));
+    }
+    for group in [
+        AccountGroup::Gap,
+        AccountGroup::Untargeted,
+        AccountGroup::OnPurpose,
+    ] {
+        let accounts: Vec<_> = s
+            .uncovered_accounts
+            .iter()
+            .filter(|a| account_group(&a.statuses) == group)
+            .collect();
+        if accounts.is_empty() {
+            continue;
+        }
+        let n = count(accounts.len(), "account", "accounts");
+        // Only the real gap is a warning; the rest is folded away.
+        let (open, prefix, close) = match group {
+            AccountGroup::Gap => (
+                format!("\n> [!WARNING]\n> Required by fleet.toml and covered nowhere: {n}"),
+                "> ",
+                String::new(),
+            ),
+            AccountGroup::Untargeted => (
+                format!("\n<details><summary>Not targeted by fleet.toml: {n}</summary>\n"),
+                "",
+                "\n</details>".to_string(),
+            ),
+            AccountGroup::OnPurpose => (
+                format!("\n<details><summary>Excluded on purpose: {n}</summary>\n"),
+                "",
+                "\n</details>".to_string(),
+            ),
+        };
+        let _ = writeln!(out, "{open}");
+        let shown = if detail { accounts.len() } else { ROWS_SHOWN };
+        for a in accounts.iter().take(shown) {
             let _ = writeln!(
                 out,
-                "> - `{}` {} (`{}`): {}",
+                "{prefix}- `{}` {} (`{}`): {}",
                 a.account,
                 md_cell(&a.account_name),
                 a.ou_path,
                 statuses(&a.statuses)
             );
         }
-        if s.uncovered_accounts.len() > ROWS_SHOWN {
-            let _ = writeln!(
-                out,
-                "> - … and {} more",
-                s.uncovered_accounts.len() - ROWS_SHOWN
-            );
+        if accounts.len() > shown {
+            let _ = writeln!(out, "{prefix}- … and {} more", accounts.len() - shown);
+        }
+        if !close.is_empty() {
+            let _ = writeln!(out, "{close}");
         }
     }
     let _ = writeln!(
@@ -381,13 +538,21 @@ pub fn markdown(report: &Coverage) -> String {
     let _ = writeln!(out, "\n</details>");
     for set in &report.stack_sets {
         let regions = regions(set);
-        let rows: Vec<Row<'_>> = rows(set).into_iter().filter(|r| r.attention).collect();
+        let rows: Vec<Row<'_>> = rows(set)
+            .into_iter()
+            .filter(|r| detail || r.attention)
+            .collect();
         if rows.is_empty() {
             continue;
         }
         let _ = writeln!(
             out,
-            "\n<details><summary>Accounts that need attention — <code>{}</code> ({})</summary>\n",
+            "\n<details><summary>{} — <code>{}</code> ({})</summary>\n",
+            if detail {
+                "All accounts"
+            } else {
+                "Accounts that need attention"
+            },
             md_cell(&set.name),
             rows.len()
         );
@@ -425,4 +590,28 @@ pub fn markdown(report: &Coverage) -> String {
     }
     let _ = writeln!(out, "\nLegend: {}", legend());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_planner::coverage::CoverageStatus::*;
+
+    use super::{AccountGroup, account_group};
+
+    #[test]
+    fn only_required_gaps_are_warnings_and_exclusions_are_on_purpose() {
+        assert_eq!(account_group(&[Missing, Excluded]), AccountGroup::Gap);
+        assert_eq!(account_group(&[Outdated]), AccountGroup::Gap);
+        assert_eq!(account_group(&[Excluded]), AccountGroup::OnPurpose);
+        assert_eq!(
+            account_group(&[Excluded, Unmanaged]),
+            AccountGroup::OnPurpose
+        );
+        assert_eq!(account_group(&[NotDeployable]), AccountGroup::OnPurpose);
+        assert_eq!(account_group(&[Untargeted]), AccountGroup::Untargeted);
+        assert_eq!(
+            account_group(&[Untargeted, Unmanaged]),
+            AccountGroup::Untargeted
+        );
+    }
 }

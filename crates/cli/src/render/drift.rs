@@ -1,13 +1,76 @@
-//! Drift as a table, JSON or Markdown.
+//! Drift as a table, JSON or Markdown, and what the report proves ([`verdict`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use stackfleet_executor::drift::StackSetDrift;
+use stackfleet_executor::events::OperationStatus;
 
-use super::{md_cell, new_table};
+use super::{count, md_cell, new_table};
 
 const STATUSES: [&str; 4] = ["IN_SYNC", "DRIFTED", "NOT_CHECKED", "UNKNOWN"];
+
+/// Everything `stackfleet drift` looked at: the stack sets it checked and those of fleet.toml that
+/// do not exist, so that a missing stack set is never read as "no drift".
+#[derive(Debug, Clone, Default)]
+pub struct DriftReport {
+    /// One report per existing stack set.
+    pub stack_sets: Vec<StackSetDrift>,
+    /// Stack sets of fleet.toml that StackSets does not have.
+    pub missing: Vec<String>,
+}
+
+/// What a drift report proves: how many instances drifted, and every reason why the report does
+/// not cover the whole fleet (a detection that did not succeed, instances it did not check, a
+/// missing stack set). Drift is "none" only when both are empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Instances found DRIFTED.
+    pub drifted: usize,
+    /// Why part of the fleet was not checked, one sentence each; empty when everything was.
+    pub not_checked: Vec<String>,
+}
+
+impl Verdict {
+    /// Whether every instance of every stack set of fleet.toml was checked.
+    pub fn complete(&self) -> bool {
+        self.not_checked.is_empty()
+    }
+}
+
+/// Decides what the report proves (pure).
+pub fn verdict(report: &DriftReport) -> Verdict {
+    let mut not_checked = Vec::new();
+    for name in &report.missing {
+        not_checked.push(format!(
+            "stack set {name} does not exist, so nothing of it was checked"
+        ));
+    }
+    for r in &report.stack_sets {
+        match (&r.operation_id, &r.detection_status) {
+            (Some(_), Some(OperationStatus::Succeeded)) => {}
+            (Some(id), Some(status)) => not_checked.push(format!(
+                "{}: drift detection {id} ended {status}, not SUCCEEDED",
+                r.name
+            )),
+            _ => not_checked.push(format!("{}: no drift detection has ever run", r.name)),
+        }
+        let counts = counts(r);
+        for status in ["NOT_CHECKED", "UNKNOWN"] {
+            if let Some(&n) = counts.get(status) {
+                not_checked.push(format!(
+                    "{}: {} {status}",
+                    r.name,
+                    count(n, "instance is", "instances are")
+                ));
+            }
+        }
+    }
+    Verdict {
+        drifted: drifted(&report.stack_sets),
+        not_checked,
+    }
+}
 
 /// Drifted instances over all stack sets.
 pub fn drifted(reports: &[StackSetDrift]) -> usize {
@@ -27,14 +90,41 @@ fn counts(report: &StackSetDrift) -> BTreeMap<&str, usize> {
 }
 
 /// The report as JSON.
-pub fn json(reports: &[StackSetDrift]) -> String {
+pub fn json(report: &DriftReport) -> String {
+    let verdict = verdict(report);
     let value = serde_json::json!({
-        "drifted_instances": drifted(reports),
-        "stack_sets": reports,
+        "drifted_instances": verdict.drifted,
+        "complete": verdict.complete(),
+        "not_checked": verdict.not_checked,
+        "missing_stack_sets": report.missing,
+        "stack_sets": report.stack_sets,
     });
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The closing sentence: drift found, none found, or not known, never "no drift" unless every
+/// instance was checked.
+fn conclusion(verdict: &Verdict) -> String {
+    let mut out = if verdict.drifted > 0 {
+        format!(
+            "{} drifted: someone changed them outside StackSets. `stackfleet apply` does not revert drift; update the stack set or fix the resources.",
+            count(verdict.drifted, "instance", "instances")
+        )
+    } else if verdict.complete() {
+        "No drift: every instance matches its template.".to_string()
+    } else {
+        "Drift unknown: no drift was found in what was checked, but not everything was checked."
+            .to_string()
+    };
+    if !verdict.complete() {
+        out.push_str("\nNot checked:");
+        for reason in &verdict.not_checked {
+            let _ = write!(out, "\n  - {reason}");
+        }
+    }
+    out
 }
 
 /// Rows of resource-level differences: stack set, account, region, resource, type, status,
@@ -90,7 +180,8 @@ const DIFF_HEADER: [&str; 9] = [
 ];
 
 /// The report for people.
-pub fn table(reports: &[StackSetDrift]) -> String {
+pub fn table(report: &DriftReport) -> String {
+    let reports = &report.stack_sets;
     let mut out = String::new();
     let mut header = vec!["Stack set", "Detection"];
     header.extend(STATUSES);
@@ -111,6 +202,11 @@ pub fn table(reports: &[StackSetDrift]) -> String {
         );
         t.add_row(row);
     }
+    for name in &report.missing {
+        let mut row = vec![name.clone(), "stack set does not exist".to_string()];
+        row.extend(STATUSES.iter().map(|_| "-".to_string()));
+        t.add_row(row);
+    }
     let _ = writeln!(out, "{t}");
     let rows = differences(reports);
     if !rows.is_empty() {
@@ -120,34 +216,21 @@ pub fn table(reports: &[StackSetDrift]) -> String {
         }
         let _ = writeln!(out, "\nChanged outside StackSets:\n{d}");
     }
-    let n = drifted(reports);
-    let _ = writeln!(
-        out,
-        "\n{}",
-        if n == 0 {
-            "No drift: every checked instance matches its template.".to_string()
-        } else {
-            format!(
-                "{n} instance(s) drifted: someone changed them outside StackSets. `stackfleet apply` does not revert drift; update the stack set or fix the resources."
-            )
-        }
-    );
+    let _ = writeln!(out, "\n{}", conclusion(&verdict(report)));
     out
 }
 
 /// The report for a pull-request comment or issue.
-pub fn markdown(reports: &[StackSetDrift]) -> String {
+pub fn markdown(report: &DriftReport) -> String {
+    let reports = &report.stack_sets;
+    let verdict = verdict(report);
     let mut out = String::new();
-    let n = drifted(reports);
-    let _ = writeln!(
-        out,
-        "### stackfleet drift: {}\n",
-        if n == 0 {
-            "no drift".to_string()
-        } else {
-            format!("{n} instance(s) drifted")
-        }
-    );
+    let title = match (verdict.drifted, verdict.complete()) {
+        (0, true) => "no drift".to_string(),
+        (0, false) => "drift unknown, not everything was checked".to_string(),
+        (n, _) => format!("{} drifted", count(n, "instance", "instances")),
+    };
+    let _ = writeln!(out, "### stackfleet drift: {title}\n");
     let _ = writeln!(
         out,
         "| Stack set | Detection | {} |\n|---|---|{}",
@@ -172,12 +255,26 @@ pub fn markdown(reports: &[StackSetDrift]) -> String {
             cells.join(" | ")
         );
     }
+    for name in &report.missing {
+        let _ = writeln!(
+            out,
+            "| `{}` | stack set does not exist |{}",
+            md_cell(name),
+            " - |".repeat(STATUSES.len())
+        );
+    }
+    if !verdict.complete() {
+        let _ = writeln!(out, "\n**Not checked:**\n");
+        for reason in &verdict.not_checked {
+            let _ = writeln!(out, "- {}", md_cell(reason));
+        }
+    }
     let rows = differences(reports);
     if !rows.is_empty() {
         let _ = writeln!(
             out,
-            "\n<details><summary>Changed outside StackSets ({} difference(s))</summary>\n",
-            rows.len()
+            "\n<details><summary>Changed outside StackSets ({})</summary>\n",
+            count(rows.len(), "difference", "differences")
         );
         let _ = writeln!(
             out,
@@ -199,7 +296,120 @@ mod tests {
     use stackfleet_executor::drift::{InstanceDrift, PropertyDrift, ResourceDrift, StackSetDrift};
     use stackfleet_executor::events::OperationStatus;
 
-    use super::differences;
+    use super::{DriftReport, conclusion, differences, verdict};
+
+    fn instance(status: &str) -> InstanceDrift {
+        InstanceDrift {
+            account: "111111111111".to_string(),
+            region: "us-east-1".to_string(),
+            drift_status: status.to_string(),
+            resources: vec![],
+        }
+    }
+
+    fn stack_set(detection: Option<OperationStatus>, statuses: &[&str]) -> StackSetDrift {
+        StackSetDrift {
+            name: "monitor".to_string(),
+            operation_id: detection.as_ref().map(|_| "d-1".to_string()),
+            detection_status: detection,
+            instances: statuses.iter().map(|s| instance(s)).collect(),
+        }
+    }
+
+    fn report(sets: Vec<StackSetDrift>, missing: &[&str]) -> DriftReport {
+        DriftReport {
+            stack_sets: sets,
+            missing: missing.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn no_drift_only_when_a_succeeded_detection_checked_every_instance() {
+        let all_in_sync = report(
+            vec![stack_set(
+                Some(OperationStatus::Succeeded),
+                &["IN_SYNC", "IN_SYNC"],
+            )],
+            &[],
+        );
+        let v = verdict(&all_in_sync);
+        assert!(v.complete() && v.drifted == 0, "{v:?}");
+        assert_eq!(
+            conclusion(&v),
+            "No drift: every instance matches its template."
+        );
+
+        for (case, r, reason) in [
+            (
+                "failed detection",
+                report(
+                    vec![stack_set(Some(OperationStatus::Failed), &["IN_SYNC"])],
+                    &[],
+                ),
+                "monitor: drift detection d-1 ended FAILED, not SUCCEEDED",
+            ),
+            (
+                "stopped detection",
+                report(
+                    vec![stack_set(Some(OperationStatus::Stopped), &["IN_SYNC"])],
+                    &[],
+                ),
+                "monitor: drift detection d-1 ended STOPPED, not SUCCEEDED",
+            ),
+            (
+                "never run",
+                report(vec![stack_set(None, &["NOT_CHECKED"])], &[]),
+                "monitor: no drift detection has ever run",
+            ),
+            (
+                "unknown instance",
+                report(
+                    vec![stack_set(
+                        Some(OperationStatus::Succeeded),
+                        &["IN_SYNC", "UNKNOWN"],
+                    )],
+                    &[],
+                ),
+                "monitor: 1 instance is UNKNOWN",
+            ),
+            (
+                "not checked instances",
+                report(
+                    vec![stack_set(
+                        Some(OperationStatus::Succeeded),
+                        &["NOT_CHECKED", "NOT_CHECKED"],
+                    )],
+                    &[],
+                ),
+                "monitor: 2 instances are NOT_CHECKED",
+            ),
+            (
+                "missing stack set",
+                report(vec![], &["monitor"]),
+                "stack set monitor does not exist, so nothing of it was checked",
+            ),
+        ] {
+            let v = verdict(&r);
+            assert!(!v.complete(), "{case}: {v:?}");
+            assert!(v.not_checked.iter().any(|n| n == reason), "{case}: {v:?}");
+            let text = conclusion(&v);
+            assert!(!text.contains("No drift"), "{case}: {text}");
+            assert!(text.contains(reason), "{case}: {text}");
+        }
+    }
+
+    #[test]
+    fn drift_found_is_counted_grammatically_and_keeps_the_unchecked_reasons() {
+        let r = report(vec![stack_set(None, &["DRIFTED", "NOT_CHECKED"])], &[]);
+        let v = verdict(&r);
+        assert_eq!(v.drifted, 1);
+        let text = conclusion(&v);
+        assert!(text.starts_with("1 instance drifted:"), "{text}");
+        assert!(
+            text.contains("monitor: 1 instance is NOT_CHECKED"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn one_row_per_difference_with_dashes_where_nothing_is_finer() {

@@ -175,7 +175,7 @@ pub fn fleet_toml(s: &Starter) -> String {
          # (examples/hub-and-spoke/fleet.toml needs only one).\n\
          # A parameter the template marks NoEcho takes a dynamic reference, never the secret itself:\n\
          # Token = \"{{resolve:secretsmanager:NAME:SecretString:KEY}}\" or \"{{resolve:ssm-secure:/NAME:1}}\".\n\
-         parameters = { NotificationEmail = \"secops@example.com\" }\n\
+         parameters = { NotificationEmail = \"change-me@example.com\" }\n\
          tags = { owner = \"security\" }\n",
     );
 

@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
-use stackfleet_planner::Plan;
+use stackfleet_planner::plan::MASK;
 use stackfleet_planner::plan::{
-    Cell, Operation, OperationAction, SkipReason, StackSetAction, StackSetPlan,
+    Cell, FieldChange, Operation, OperationAction, SkipReason, StackSetAction, StackSetPlan,
 };
+use stackfleet_planner::{Plan, template};
 
 use super::{abbreviate, count, md_cell, new_table};
 
@@ -70,6 +71,94 @@ fn operation_accounts(op: &Operation, all: bool) -> String {
     )
 }
 
+/// The "Deployed" and "fleet.toml" cells of a changed setting. The template's change carries no
+/// values: it says how many lines change and points at the diff, never "-" and "-".
+fn change_cells(s: &StackSetPlan, c: &FieldChange) -> (String, String) {
+    match (&s.template_diff, c.field.as_str()) {
+        (Some(diff), "template") => {
+            let lines = |sign: char, other: &str| {
+                diff.lines()
+                    .filter(|l| l.starts_with(sign) && !l.starts_with(other))
+                    .count()
+            };
+            let (removed, added) = (lines('-', "---"), lines('+', "+++"));
+            (
+                format!("{} removed", count(removed, "line", "lines")),
+                format!(
+                    "{} added (template diff below)",
+                    count(added, "line", "lines")
+                ),
+            )
+        }
+        _ => (
+            c.before.clone().unwrap_or_else(|| "-".into()),
+            c.after.clone().unwrap_or_else(|| "-".into()),
+        ),
+    }
+}
+
+/// What a stack set to create will hold, as (setting, value) rows: the template's size and
+/// resources, every parameter (NoEcho ones masked, whatever the plan holds), tags, capabilities.
+fn new_stack_set_rows(s: &StackSetPlan) -> Vec<(String, String)> {
+    let Some(d) = &s.desired else {
+        return Vec::new();
+    };
+    let resources = template::resource_types(&d.template_body);
+    let listed: Vec<String> = resources
+        .iter()
+        .map(|(id, kind)| format!("{id} ({kind})"))
+        .collect();
+    let mut rows = vec![(
+        "template".to_string(),
+        // One resource a line, so that the column stays narrow.
+        format!(
+            "{}, {}:\n{}",
+            count(d.template_body.lines().count(), "line", "lines"),
+            count(resources.len(), "resource", "resources"),
+            listed.join("\n")
+        ),
+    )];
+    if let Some(description) = &d.description {
+        rows.push(("description".to_string(), description.clone()));
+    }
+    for (key, value) in &d.parameters {
+        let shown = if d.no_echo_parameters.contains(key) {
+            MASK.to_string()
+        } else {
+            value.clone()
+        };
+        rows.push((format!("parameters.{key}"), shown));
+    }
+    for (key, value) in &d.tags {
+        rows.push((format!("tags.{key}"), value.clone()));
+    }
+    let capabilities: Vec<&str> = d.capabilities.iter().map(String::as_str).collect();
+    rows.push((
+        "capabilities".to_string(),
+        if capabilities.is_empty() {
+            "none".to_string()
+        } else {
+            capabilities.join(", ")
+        },
+    ));
+    rows
+}
+
+/// The line that says apply will refuse without `--allow-delete`, given what the guard refuses
+/// (`None`: nothing, so no line); a Markdown callout or a plain line.
+pub fn delete_guard_note(refused: Option<&str>, markdown: bool) -> String {
+    match (refused, markdown) {
+        (None, _) => String::new(),
+        (Some(what), false) => {
+            format!("\nApply will need --allow-delete: this plan deletes {what}.\n")
+        }
+        (Some(what), true) => format!(
+            "\n> [!CAUTION]\n> Apply will need `--allow-delete`: this plan deletes {}.\n",
+            md_cell(what)
+        ),
+    }
+}
+
 /// The one-line verdict at the end of every rendering.
 pub fn headline(plan: &Plan) -> String {
     let s = &plan.summary;
@@ -93,7 +182,7 @@ pub fn headline(plan: &Plan) -> String {
     let instances = [
         (s.create_instances, "to create"),
         (s.delete_instances, "to delete"),
-        (s.update_instances, "to retry"),
+        (s.update_instances, "to update"),
     ];
     let instances: Vec<String> = instances
         .iter()
@@ -116,7 +205,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Plan for fleet {:?}: organization {} (management account {}), stack sets in {}\n",
+        "Plan for fleet {:?}\nOrganization {} (management account {}), stack sets in {}\n",
         plan.fleet,
         plan.organization.id,
         plan.organization.management_account,
@@ -130,7 +219,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
         "Existing",
         "Create",
         "Delete",
-        "Retry",
+        "Update",
         "Skipped",
         "Operations",
     ]);
@@ -144,7 +233,8 @@ pub fn table(plan: &Plan, detail: bool) -> String {
             s.create_instances.len().to_string(),
             s.delete_instances.len().to_string(),
             s.update_instances.len().to_string(),
-            s.skipped.len().to_string(),
+            // Cells, as coverage counts them: each skipped account in every region.
+            (s.skipped.len() * s.regions.len()).to_string(),
             s.operations.len().to_string(),
         ]);
     }
@@ -153,16 +243,25 @@ pub fn table(plan: &Plan, detail: bool) -> String {
     for s in plan.stack_sets.iter().filter(|s| !s.changes.is_empty()) {
         let mut changes = new_table(&["Setting", "Deployed", "fleet.toml"]);
         for c in &s.changes {
-            changes.add_row(vec![
-                c.field.clone(),
-                c.before.clone().unwrap_or_else(|| "-".into()),
-                c.after.clone().unwrap_or_else(|| "-".into()),
-            ]);
+            let (before, after) = change_cells(s, c);
+            changes.add_row(vec![c.field.clone(), before, after]);
         }
         let _ = writeln!(out, "\nChanges to stack set {}:\n{changes}", s.name);
         if let Some(diff) = &s.template_diff {
             let _ = writeln!(out, "\nTemplate diff of {}:\n{}", s.name, diff.trim_end());
         }
+    }
+
+    for s in plan
+        .stack_sets
+        .iter()
+        .filter(|s| s.action == StackSetAction::Create)
+    {
+        let mut t = new_table(&["Setting", "fleet.toml"]);
+        for (setting, value) in new_stack_set_rows(s) {
+            t.add_row(vec![setting, value]);
+        }
+        let _ = writeln!(out, "\nNew stack set {}:\n{t}", s.name);
     }
 
     if plan.stack_sets.iter().any(|s| !s.operations.is_empty()) {
@@ -220,7 +319,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
         for s in &plan.stack_sets {
             for (what, cells) in [
                 ("delete", &s.delete_instances),
-                ("retry", &s.update_instances),
+                ("update", &s.update_instances),
                 ("create", &s.create_instances),
             ] {
                 for Cell { account, region } in cells {
@@ -256,7 +355,7 @@ pub fn markdown(plan: &Plan) -> String {
     );
     let _ = writeln!(
         out,
-        "| Stack set | Action | Regions | Desired | Existing | Create | Delete | Retry | Skipped | Operations |"
+        "| Stack set | Action | Regions | Desired | Existing | Create | Delete | Update | Skipped | Operations |"
     );
     let _ = writeln!(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|");
     for s in &plan.stack_sets {
@@ -271,7 +370,7 @@ pub fn markdown(plan: &Plan) -> String {
             s.create_instances.len(),
             s.delete_instances.len(),
             s.update_instances.len(),
-            s.skipped.len(),
+            s.skipped.len() * s.regions.len(),
             s.operations.len()
         );
     }
@@ -283,16 +382,33 @@ pub fn markdown(plan: &Plan) -> String {
         );
         let _ = writeln!(out, "| Setting | Deployed | fleet.toml |\n|---|---|---|");
         for c in &s.changes {
+            let (before, after) = change_cells(s, c);
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} |",
                 md_cell(&c.field),
-                md_cell(c.before.as_deref().unwrap_or("-")),
-                md_cell(c.after.as_deref().unwrap_or("-"))
+                md_cell(&before),
+                md_cell(&after)
             );
         }
         if let Some(diff) = &s.template_diff {
             let _ = writeln!(out, "\n```diff\n{}\n```", diff.trim_end());
+        }
+        let _ = writeln!(out, "\n</details>");
+    }
+    for s in plan
+        .stack_sets
+        .iter()
+        .filter(|s| s.action == StackSetAction::Create)
+    {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>New stack set <code>{}</code></summary>\n",
+            md_cell(&s.name)
+        );
+        let _ = writeln!(out, "| Setting | fleet.toml |\n|---|---|");
+        for (setting, value) in new_stack_set_rows(s) {
+            let _ = writeln!(out, "| `{}` | {} |", md_cell(&setting), md_cell(&value));
         }
         let _ = writeln!(out, "\n</details>");
     }
@@ -350,4 +466,98 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "\n</details>");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use stackfleet_planner::fleet::PermissionModel;
+    use stackfleet_planner::plan::{
+        DesiredStackSet, FieldChange, MASK, StackSetAction, StackSetPlan,
+    };
+
+    use super::{change_cells, delete_guard_note, new_stack_set_rows};
+
+    fn created(parameters: &[(&str, &str)], no_echo: &[&str]) -> StackSetPlan {
+        StackSetPlan {
+            name: "monitor".into(),
+            action: StackSetAction::Create,
+            adopt: false,
+            permission_model: PermissionModel::SelfManaged,
+            regions: vec!["us-east-1".into()],
+            changes: vec![],
+            template_diff: None,
+            desired_instances: 1,
+            existing_instances: 0,
+            create_instances: vec![],
+            delete_instances: vec![],
+            update_instances: vec![],
+            skipped: vec![],
+            operations: vec![],
+            desired: Some(DesiredStackSet {
+                description: None,
+                template_body: "Resources:\n  Role:\n    Type: AWS::IAM::Role\n".into(),
+                parameters: parameters
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                no_echo_parameters: no_echo.iter().map(|k| k.to_string()).collect(),
+                tags: [("owner".to_string(), "security".to_string())].into(),
+                capabilities: ["CAPABILITY_IAM".to_string()].into(),
+                administration_role_arn: None,
+                execution_role_name: None,
+                auto_deployment: None,
+                retain_stacks_on_delete: false,
+                rollout: Default::default(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_new_stack_set_shows_template_parameters_masked_tags_and_capabilities() {
+        let rows = new_stack_set_rows(&created(
+            &[("Email", "sec@example.com"), ("Token", "hunter2")],
+            &["Token"],
+        ));
+        let text: Vec<String> = rows.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            text,
+            [
+                "template=3 lines, 1 resource:\nRole (AWS::IAM::Role)".to_string(),
+                "parameters.Email=sec@example.com".to_string(),
+                format!("parameters.Token={MASK}"),
+                "tags.owner=security".to_string(),
+                "capabilities=CAPABILITY_IAM".to_string(),
+            ]
+        );
+        assert!(!text.concat().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_template_change_counts_its_lines_instead_of_dashes() {
+        let mut plan = created(&[], &[]);
+        plan.template_diff =
+            Some("--- deployed\n+++ fleet.toml\n@@ -1,2 +1,3 @@\n a\n-b\n+c\n+d\n".to_string());
+        let change = FieldChange {
+            field: "template".into(),
+            before: None,
+            after: None,
+        };
+        assert_eq!(
+            change_cells(&plan, &change),
+            (
+                "1 line removed".to_string(),
+                "2 lines added (template diff below)".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn the_guard_note_appears_only_when_apply_would_refuse() {
+        assert_eq!(delete_guard_note(None, false), "");
+        assert_eq!(
+            delete_guard_note(Some("6 instances"), false),
+            "\nApply will need --allow-delete: this plan deletes 6 instances.\n"
+        );
+        assert!(delete_guard_note(Some("6 instances"), true).contains("> [!CAUTION]"));
+    }
 }

@@ -9,8 +9,9 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::plan::is_secret_reference;
-use crate::regions::is_known_region;
-use crate::template::{MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
+use crate::regions::{KNOWN_REGIONS, is_known_region};
+use crate::suggest::did_you_mean;
+use crate::template::{self, MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
 
 use super::ids::{is_account_id, is_ou_id, is_role_arn, is_root_id, is_stack_set_name};
 use super::model::{
@@ -120,7 +121,10 @@ impl Checker<'_> {
         if !is_known_region(&home_region) {
             self.error(
                 &raw.home_region.span(),
-                format!("unknown region {home_region:?}"),
+                format!(
+                    "unknown region {home_region:?}{}",
+                    did_you_mean(&home_region, KNOWN_REGIONS.iter().copied())
+                ),
             );
         }
         let management_account = raw.management_account.map(|a| {
@@ -169,7 +173,11 @@ impl Checker<'_> {
             if !is_known_region(region.get_ref()) {
                 self.error(
                     &region.span(),
-                    format!("unknown region {:?}", region.get_ref()),
+                    format!(
+                        "unknown region {:?}{}",
+                        region.get_ref(),
+                        did_you_mean(region.get_ref(), KNOWN_REGIONS.iter().copied())
+                    ),
                 );
             } else if regions.contains(region.get_ref()) {
                 self.error(
@@ -471,6 +479,8 @@ impl Checker<'_> {
         let template_path = PathBuf::from(raw.template.get_ref());
         let template = self.template(&raw.template, permission_model)?;
 
+        self.iam_capabilities(&raw.template, &template, &capabilities);
+
         let mut parameters = BTreeMap::new();
         let parameters_span = raw.parameters.as_ref().map(Spanned::span);
         for (key, value) in raw.parameters.map(Spanned::into_inner).unwrap_or_default() {
@@ -478,9 +488,13 @@ impl Checker<'_> {
                 self.error(
                     &key.span(),
                     format!(
-                        "parameter {:?} is not declared by template {}",
+                        "parameter {:?} is not declared by template {}{}",
                         key.get_ref(),
-                        template_path.display()
+                        template_path.display(),
+                        did_you_mean(
+                            key.get_ref(),
+                            template.parameters.keys().map(String::as_str)
+                        )
                     ),
                 );
                 continue;
@@ -543,6 +557,48 @@ impl Checker<'_> {
             rollout,
             targets,
         })
+    }
+
+    /// CloudFormation refuses a template with IAM resources unless `CAPABILITY_IAM` or
+    /// `CAPABILITY_NAMED_IAM` is acknowledged (the named one when they have custom names):
+    /// said here instead of by the first operation, in every account.
+    fn iam_capabilities(
+        &mut self,
+        raw: &Spanned<String>,
+        template: &Template,
+        capabilities: &BTreeSet<String>,
+    ) {
+        let iam = template::iam_resources(&template.body);
+        let named: Vec<&str> = iam
+            .iter()
+            .filter(|(_, named)| *named)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let has = |c: &str| capabilities.contains(c);
+        if !named.is_empty() && !has("CAPABILITY_NAMED_IAM") {
+            self.error(
+                &raw.span(),
+                format!(
+                    "template {} creates IAM resources with custom names ({}): add \
+                     capabilities = [\"CAPABILITY_NAMED_IAM\"] to the stack set, or CloudFormation \
+                     refuses it with InsufficientCapabilities",
+                    raw.get_ref(),
+                    named.join(", ")
+                ),
+            );
+        } else if !iam.is_empty() && !has("CAPABILITY_IAM") && !has("CAPABILITY_NAMED_IAM") {
+            let ids: Vec<&str> = iam.iter().map(|(id, _)| id.as_str()).collect();
+            self.error(
+                &raw.span(),
+                format!(
+                    "template {} creates IAM resources ({}): add capabilities = \
+                     [\"CAPABILITY_IAM\"] to the stack set, or CloudFormation refuses it with \
+                     InsufficientCapabilities",
+                    raw.get_ref(),
+                    ids.join(", ")
+                ),
+            );
+        }
     }
 
     fn parameter_value(&mut self, value: &Spanned<toml::Value>) -> Option<String> {

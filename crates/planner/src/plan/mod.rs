@@ -148,6 +148,22 @@ fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
     }
 }
 
+/// The settings of an existing stack set that differ from fleet.toml in what every deployed stack
+/// runs (`template`, `parameters.*`, `tags.*`), as the plan names them; empty when none does.
+/// Coverage uses it: a CURRENT instance of such a stack set is not yet what fleet.toml describes.
+pub(crate) fn pending_stack_changes(
+    fleet: &Fleet,
+    spec: &StackSetSpec,
+    observed: &ObservedStackSet,
+) -> Vec<String> {
+    let (changes, _) = stack_set_changes(observed, &desired_stack_set(fleet, spec), &spec.template);
+    changes
+        .into_iter()
+        .map(|c| c.field)
+        .filter(|f| f == "template" || f.starts_with("parameters.") || f.starts_with("tags."))
+        .collect()
+}
+
 fn plan_stack_set(
     fleet: &Fleet,
     spec: &StackSetSpec,
@@ -280,7 +296,18 @@ fn plan_stack_set(
         existing_instances: instances.len(),
         create_instances: cells(&create),
         delete_instances: cells(&delete),
-        update_instances: cells(&repair),
+        update_instances: if action == StackSetAction::Update {
+            // UpdateStackSet rolls out to every instance that stays, failed ones included.
+            let mut stays = all_instances(instances);
+            for (account, regions) in &delete {
+                if let Some(kept) = stays.get_mut(account) {
+                    kept.retain(|r| !regions.contains(r));
+                }
+            }
+            cells(&stays)
+        } else {
+            cells(&repair)
+        },
         skipped: selection.skipped.clone(),
         operations,
         desired: Some(desired),

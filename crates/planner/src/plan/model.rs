@@ -66,7 +66,8 @@ pub struct Summary {
     pub create_instances: usize,
     /// Stack instances to delete.
     pub delete_instances: usize,
-    /// Failed or cancelled stack instances to run again.
+    /// Stack instances that run again: every remaining instance of an updated stack set (the
+    /// update rolls out to all of them), and failed or cancelled instances retried.
     pub update_instances: usize,
     /// StackSets operations, all stack sets together.
     pub operations: usize,
@@ -128,7 +129,8 @@ pub struct StackSetPlan {
     pub create_instances: Vec<Cell>,
     /// Instances to delete.
     pub delete_instances: Vec<Cell>,
-    /// Failed or cancelled instances to run again.
+    /// Instances that run again: with a stack set update, every instance that is not deleted
+    /// (the update rolls out to all of them); otherwise the failed or cancelled ones retried.
     pub update_instances: Vec<Cell>,
     /// Targeted accounts that get no instance, and why.
     pub skipped: Vec<SkippedAccount>,

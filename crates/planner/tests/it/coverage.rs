@@ -222,7 +222,8 @@ fn require_all_accounts_counts_untargeted_accounts() {
 }
 
 #[test]
-fn nothing_required_is_fully_covered() {
+fn nothing_required_proves_nothing() {
+    // Issue 12 item 9: zero required cells read as 100% let a fleet that selects nothing pass.
     let inventory = org(&[("100000000001", "/A", Suspended)]);
     let fleet = Dir::new()
         .parse(&fleet_text(
@@ -232,5 +233,53 @@ fn nothing_required_is_fully_covered() {
         .unwrap();
     let report = coverage(&fleet, &inventory, &Observed::default(), false).unwrap();
     assert_eq!(report.summary.required, 0);
-    assert_eq!(report.summary.percent, 100.0);
+    assert_eq!(report.summary.percent, 0.0);
+    assert_eq!(report.stack_sets[0].percent, 0.0);
+}
+
+#[test]
+fn a_current_instance_of_a_stack_set_that_differs_from_fleet_toml_is_outdated() {
+    let inventory = org(&[("100000000001", "/A", Active)]);
+    let fleet = Dir::new()
+        .parse(&fleet_text(
+            &["us-east-1"],
+            "organizational_units = [\"/A\"]",
+        ))
+        .unwrap();
+    let in_step = deployed(&fleet, vec![instance("100000000001", "us-east-1")]);
+    let report = coverage(&fleet, &inventory, &in_step, false).unwrap();
+    assert_eq!(
+        status(&report, "100000000001", "us-east-1").0,
+        CoverageStatus::Covered
+    );
+
+    // The template and a parameter changed in fleet.toml; StackSets still says CURRENT, for the
+    // old template.
+    let mut stale = in_step.clone();
+    let set = stale.stack_sets.values_mut().next().unwrap();
+    set.template_body.push_str("\n# an older revision\n");
+    let key = set.parameters.keys().next().cloned().unwrap();
+    set.parameters.insert(key.clone(), "old".into());
+    let report = coverage(&fleet, &inventory, &stale, false).unwrap();
+    let (s, reason) = status(&report, "100000000001", "us-east-1");
+    assert_eq!(s, CoverageStatus::Outdated);
+    assert_eq!(
+        reason,
+        format!("fleet.toml changes template, parameters.{key} of the stack set; apply updates it")
+    );
+    assert_eq!((report.summary.required, report.summary.covered), (1, 0));
+
+    // A change that does not reach the stacks (the description) leaves the instance covered.
+    let mut described = in_step.clone();
+    described
+        .stack_sets
+        .values_mut()
+        .next()
+        .unwrap()
+        .description = Some("other".into());
+    let report = coverage(&fleet, &inventory, &described, false).unwrap();
+    assert_eq!(
+        status(&report, "100000000001", "us-east-1").0,
+        CoverageStatus::Covered
+    );
 }

@@ -152,6 +152,17 @@ fn unknown_ous_and_accounts_are_rejected_with_their_location() {
         text.contains("OU ou-root-zzzzzzzz does not exist"),
         "{text}"
     );
+    // A misspelt path gets the closest one.
+    let misspelt = self::fleet(&["us-east-1"], "organizational_units = [\"/A/b\"]");
+    let hint = plan(&misspelt, &inventory, &nothing())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        hint.contains(
+            "OU path \"/A/b\" does not exist in organization o-test; did you mean \"/A/B\"?"
+        ),
+        "{hint}"
+    );
     assert!(
         text.contains("fleet.toml:14:13: account 999999999999 is not in organization o-test"),
         "{text}"
@@ -272,7 +283,10 @@ fn changed_settings_update_the_stack_set_once() {
     // The stack set update reaches the failed instance; no separate retry.
     assert_eq!(set.operations.len(), 1);
     assert_eq!(set.operations[0].action, OperationAction::UpdateStackSet);
-    assert!(set.update_instances.is_empty());
+    // It rolls out to every instance, and the plan counts them (issue 16 item 2).
+    assert_eq!(set.update_instances.len(), set.existing_instances);
+    assert_eq!(set.update_instances.len(), set.operations[0].instances);
+    assert_eq!(plan.summary.update_instances, set.existing_instances);
 }
 
 /// The fleet with NoEcho parameter `Secret` set to `value`.

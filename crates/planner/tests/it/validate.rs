@@ -253,8 +253,57 @@ fn rejects_undeclared_parameters() {
         &text,
         "Emial",
         0,
-        "parameter \"Emial\" is not declared by template monitor.yaml",
+        "parameter \"Emial\" is not declared by template monitor.yaml; did you mean \"Email\"?",
     );
+}
+
+#[test]
+fn misspelt_regions_get_a_suggestion() {
+    let text = fleet_text(&["us-est-1"], "organizational_units = [\"/A\"]");
+    rejects_at(
+        &text,
+        "\"us-est-1\"",
+        0,
+        "unknown region \"us-est-1\"; did you mean \"us-east-1\"?",
+    );
+    let text = fleet_text(&["mars-north-1"], "organizational_units = [\"/A\"]");
+    let errors = Dir::new().parse(&text).unwrap_err().to_string();
+    assert!(!errors.contains("did you mean"), "{errors}");
+}
+
+#[test]
+fn iam_resources_need_an_iam_capability() {
+    let dir = Dir::new();
+    let role = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      AssumeRolePolicyDocument: {}\n";
+    let named = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: auditor\n      AssumeRolePolicyDocument: {}\n";
+    dir.file("role.yaml", role);
+    dir.file("named.yaml", named);
+    let fleet = |template: &str, capabilities: &str| {
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
+            .replace("monitor.yaml", template)
+            .replace(
+                "parameters = { Email = \"sec@example.com\" }",
+                &format!("capabilities = [{capabilities}]"),
+            )
+    };
+    let message = |template: &str, capabilities: &str| {
+        dir.parse(&fleet(template, capabilities))
+            .err()
+            .map(|e| e.to_string())
+    };
+    let anonymous = message("role.yaml", "").expect("refused without a capability");
+    assert!(
+        anonymous.contains("fleet.toml:6:12: template role.yaml creates IAM resources (Role): add capabilities = [\"CAPABILITY_IAM\"]"),
+        "{anonymous}"
+    );
+    assert_eq!(message("role.yaml", "\"CAPABILITY_IAM\""), None);
+    assert_eq!(message("role.yaml", "\"CAPABILITY_NAMED_IAM\""), None);
+    let named = message("named.yaml", "\"CAPABILITY_IAM\"").expect("a named role needs more");
+    assert!(
+        named.contains("creates IAM resources with custom names (Role): add capabilities = [\"CAPABILITY_NAMED_IAM\"]"),
+        "{named}"
+    );
+    assert_eq!(message("named.yaml", "\"CAPABILITY_NAMED_IAM\""), None);
 }
 
 #[test]
