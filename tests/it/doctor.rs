@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use crate::harness::{Moto, Workspace, boto3, seed_example, stackfleet};
 use crate::proxy::{Faults, Proxy};
 
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 

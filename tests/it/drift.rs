@@ -251,7 +251,9 @@ fn no_detect_reports_every_instance_as_not_checked(moto: &Moto, org: &Value, ws:
     );
 }
 
-const MONITOR_FLEET: &str = r#"[organization]
+const MONITOR_FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 

@@ -8,7 +8,9 @@ use crate::harness::{MARKER_TEMPLATE, Moto, Tripwire, Workspace, seed, stackflee
 
 const MANAGEMENT: &str = "123456789012";
 
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 

@@ -11,7 +11,9 @@ use crate::doctor::healthy_trail;
 use crate::harness::{Moto, Workspace, seed_example, stackfleet};
 use crate::proxy::{Faults, Proxy};
 
-const FLEET: &str = r#"[organization]
+const FLEET: &str = r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 
