@@ -14,5 +14,6 @@ mod harness;
 mod plan;
 mod proxy;
 mod reliability;
+mod stacksets;
 mod templates;
 mod validate;

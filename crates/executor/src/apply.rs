@@ -445,11 +445,17 @@ fn permission_model(model: PermissionModel) -> PermissionModels {
     }
 }
 
+/// AutoDeployment as AWS accepts it: `RetainStacksOnAccountRemoval` "Specify only if Enabled is
+/// set to True" ("AutoDeployment", CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html);
+/// AWS refuses even `false` with auto-deployment disabled (terraform-provider-aws #19015).
 fn auto_deployment(desired: &DesiredStackSet) -> Option<AwsAutoDeployment> {
     desired.auto_deployment.map(|a| {
         AwsAutoDeployment::builder()
             .enabled(a.enabled)
-            .retain_stacks_on_account_removal(a.retain_stacks_on_account_removal)
+            .set_retain_stacks_on_account_removal(
+                a.enabled.then_some(a.retain_stacks_on_account_removal),
+            )
             .build()
     })
 }
