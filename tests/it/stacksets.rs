@@ -175,3 +175,40 @@ result = True
     );
     assert_plan_is_clean(&moto, &ws);
 }
+
+/// Rule: DetectStackSetDrift takes `OperationPreferences` (API Reference,
+/// "DetectStackSetDrift"); without them StackSets checks one account at a time. A drift run
+/// detects with the stack set's rollout, as DescribeStackSetOperation shows.
+#[test]
+fn drift_detection_runs_with_the_stack_sets_rollout() {
+    let moto = Moto::start();
+    service_org(
+        &moto,
+        json!([{"name": "app-1", "ou": "/Apps"}, {"name": "app-2", "ou": "/Apps"}]),
+    );
+    let ws = Workspace::new()
+        .with_marker_template()
+        .with_fleet(&service_managed_fleet(&["/Apps"], ""));
+    apply_converges(&moto, &ws);
+    let run = stackfleet(&moto, ws.path(), &["drift", "--output", "json"]);
+    run.assert_code(0);
+    let prefs = boto3(
+        &moto,
+        r#"
+cf = client("cloudformation")
+ops = [o for o in cf.list_stack_set_operations(StackSetName=ARGS)["Summaries"]
+       if o["Action"] == "DETECT_DRIFT"]
+assert len(ops) == 1, ops
+result = cf.describe_stack_set_operation(StackSetName=ARGS, OperationId=ops[0]["OperationId"])[
+    "StackSetOperation"]["OperationPreferences"]
+"#,
+        json!(STACK_SET),
+    );
+    assert_eq!(prefs["MaxConcurrentPercentage"], 100, "{prefs}");
+    assert_eq!(prefs["FailureTolerancePercentage"], 10, "{prefs}");
+    assert_eq!(prefs["RegionConcurrencyType"], "PARALLEL", "{prefs}");
+    assert_eq!(
+        prefs["ConcurrencyMode"], "SOFT_FAILURE_TOLERANCE",
+        "{prefs}"
+    );
+}

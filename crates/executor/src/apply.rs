@@ -296,8 +296,11 @@ async fn run_operation(
     set: &StackSetPlan,
     op: &Operation,
 ) -> Result<(String, OperationOutcome), OperationError> {
-    let rollout = set.desired.as_ref().map(|d| &d.rollout);
-    let preferences = operation_preferences(rollout);
+    // A stack set that left fleet.toml has no rollout of its own: its deletion runs with
+    // stackfleet's recommended one rather than AWS's one account at a time.
+    let recommended = Rollout::recommended();
+    let rollout = set.desired.as_ref().map_or(&recommended, |d| &d.rollout);
+    let preferences = operation_preferences(Some(rollout));
     let service = set.permission_model == PermissionModel::ServiceManaged;
     let targets = || {
         DeploymentTargets::builder()

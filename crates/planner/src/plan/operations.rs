@@ -109,3 +109,53 @@ pub(super) fn operations_for(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_operation_names_more_than_fifty_ous_and_every_account_is_kept() {
+        let cells: BTreeMap<String, BTreeSet<String>> = (0..120)
+            .map(|i| {
+                (
+                    format!("{i:012}"),
+                    BTreeSet::from(["us-east-1".to_string()]),
+                )
+            })
+            .collect();
+        // Every account in its own OU; every third one also recorded under a shared OU.
+        let ou_of = |account: &str| {
+            let i: usize = account.parse().unwrap();
+            let mut ous = vec![format!("ou-{i:04}")];
+            if i.is_multiple_of(3) {
+                ous.insert(0, "ou-0000-shared".to_string());
+            }
+            ous
+        };
+        let ops = operations_for(
+            OperationAction::DeleteInstances,
+            &cells,
+            PermissionModel::ServiceManaged,
+            &ou_of,
+        );
+        assert!(
+            ops.iter()
+                .all(|op| op.organizational_units.len() <= MAX_OUS_PER_OPERATION)
+        );
+        let mut accounts: Vec<&String> = ops.iter().flat_map(|op| &op.accounts).collect();
+        accounts.sort();
+        assert_eq!(accounts, cells.keys().collect::<Vec<_>>());
+        for op in &ops {
+            for account in &op.accounts {
+                for ou in ou_of(account) {
+                    assert!(
+                        op.organizational_units.contains(&ou),
+                        "{account} needs {ou}"
+                    );
+                }
+            }
+        }
+        assert_eq!(ops.len(), 3, "121 distinct OUs need three operations");
+    }
+}
