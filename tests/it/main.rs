@@ -18,6 +18,7 @@ mod noecho;
 mod plan;
 mod proxy;
 mod reliability;
+mod stacksets;
 mod templates;
 mod timeouts;
 mod validate;

@@ -310,8 +310,11 @@ async fn run_operation(
         planned_at: i64::try_from(plan.planned_at).unwrap_or(i64::MAX),
     };
     let expected = Some(&expected);
-    let rollout = set.desired.as_ref().map(|d| &d.rollout);
-    let preferences = operation_preferences(rollout);
+    // A stack set that left fleet.toml has no rollout of its own: its deletion runs with
+    // stackfleet's recommended one rather than AWS's one account at a time.
+    let recommended = Rollout::recommended();
+    let rollout = set.desired.as_ref().map_or(&recommended, |d| &d.rollout);
+    let preferences = operation_preferences(Some(rollout));
     let service = set.permission_model == PermissionModel::ServiceManaged;
     let targets = || {
         DeploymentTargets::builder()
@@ -477,11 +480,17 @@ fn permission_model(model: PermissionModel) -> PermissionModels {
     }
 }
 
+/// AutoDeployment as AWS accepts it: `RetainStacksOnAccountRemoval` "Specify only if Enabled is
+/// set to True" ("AutoDeployment", CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html);
+/// AWS refuses even `false` with auto-deployment disabled (terraform-provider-aws #19015).
 fn auto_deployment(desired: &DesiredStackSet) -> Option<AwsAutoDeployment> {
     desired.auto_deployment.map(|a| {
         AwsAutoDeployment::builder()
             .enabled(a.enabled)
-            .retain_stacks_on_account_removal(a.retain_stacks_on_account_removal)
+            .set_retain_stacks_on_account_removal(
+                a.enabled.then_some(a.retain_stacks_on_account_removal),
+            )
             .build()
     })
 }

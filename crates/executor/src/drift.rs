@@ -3,7 +3,9 @@
 use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::types::{StackResourceDriftStatus, StackSetOperationAction};
 use serde::Serialize;
+use stackfleet_planner::fleet::Rollout;
 
+use crate::apply::operation_preferences;
 use crate::error::ExecError;
 use crate::events::{OperationOutcome, OperationStatus};
 use crate::observe::list_instances;
@@ -62,11 +64,16 @@ pub struct PropertyDrift {
 }
 
 /// Starts DetectStackSetDrift (waiting out any other operation first, like apply) and waits for
-/// it. Returns the operation id and how it ended.
+/// it. Returns the operation id and how it ended. `rollout` is the stack set's (see
+/// [`operation_preferences`]): without it StackSets checks one account at a time, regions one
+/// after another ("DetectStackSetDrift" takes `OperationPreferences`, CloudFormation API
+/// Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackSetDrift.html).
 pub async fn detect(
     ctx: &StackSetContext<'_>,
     operation_id: &str,
+    rollout: &Rollout,
 ) -> Result<(String, OperationOutcome), ExecError> {
+    let preferences = operation_preferences(Some(rollout));
     let id = ctx
         .start(
             "DetectStackSetDrift",
@@ -77,6 +84,7 @@ pub async fn detect(
                     .detect_stack_set_drift()
                     .stack_set_name(ctx.stack_set)
                     .operation_id(operation_id)
+                    .operation_preferences(preferences.clone())
                     .call_as(ctx.call_as.clone())
                     // A detection that cannot start is reported within seconds, not after the
                     // CLI's long throttling budget; three tries still absorb a throttle.

@@ -72,6 +72,13 @@ pub async fn run(
     let caller = call_as(fleet.organization.call_as);
     let reports: Vec<StackSetDrift> = stream::iter(existing)
         .map(|name| {
+            // Detection runs with the stack set's rollout, like its other operations.
+            let rollout = fleet
+                .stack_sets
+                .iter()
+                .find(|s| &s.name == name)
+                .map(|s| s.rollout.clone())
+                .unwrap_or_default();
             let ctx = StackSetContext {
                 client: &session.cfn,
                 call_as: caller.clone(),
@@ -86,7 +93,7 @@ pub async fn run(
                 } else {
                     printer.status(format!("{name}: starting drift detection"));
                     let (id, outcome) =
-                        drift::detect(&ctx, &format!("stackfleet-drift-{stamp}")).await?;
+                        drift::detect(&ctx, &format!("stackfleet-drift-{stamp}"), &rollout).await?;
                     Some((id, outcome.status))
                 };
                 drift::report(&ctx, detection).await

@@ -148,7 +148,11 @@ pub fn fleet_toml(s: &Starter) -> String {
     let regions: Vec<String> = s.regions.iter().map(|r| quoted(r)).collect();
     let _ = writeln!(out, "regions = [{}]", regions.join(", "));
     out.push_str(
-        "\n[defaults.rollout]\n\
+        "\n# How fast StackSets rolls out. Without this table stackfleet uses these same values (AWS alone\n\
+         # would go one account at a time, one region after another): all regions at once, a quarter of\n\
+         # each region's accounts at a time, and a region stops once more than 10 % of its accounts fail,\n\
+         # so a broken template stops after the first quarter. Drift detection and deletions use it too.\n\
+         [defaults.rollout]\n\
          max_concurrent_percentage = 25         # accounts at once, per region\n\
          failure_tolerance_percentage = 10      # failed accounts per region before StackSets stops\n\
          region_concurrency = \"parallel\"        # or \"sequential\" (with region_order)\n\

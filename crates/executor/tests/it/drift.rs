@@ -17,6 +17,7 @@ use aws_smithy_types::DateTime;
 use stackfleet_executor::drift::{detect, last_detection, report};
 use stackfleet_executor::events::OperationStatus;
 use stackfleet_executor::operation::StackSetContext;
+use stackfleet_planner::fleet::Rollout;
 use tokio::sync::mpsc;
 
 use crate::support::{A1, A2, USE1, client, fast_poll, operation, wire_error};
@@ -155,7 +156,9 @@ async fn detection_is_waited_for_and_drifted_resources_are_listed() {
         poll: fast_poll(),
     };
 
-    let (id, outcome) = detect(&ctx, "drift-1").await.unwrap();
+    let (id, outcome) = detect(&ctx, "drift-1", &Rollout::recommended())
+        .await
+        .unwrap();
     assert_eq!(
         (id.as_str(), outcome.status.as_str()),
         ("drift-1", "SUCCEEDED")
@@ -299,7 +302,9 @@ async fn an_endpoint_without_drift_detection_is_a_clear_error() {
         events: &tx,
         poll: fast_poll(),
     };
-    let err = detect(&ctx, "drift-1").await.unwrap_err();
+    let err = detect(&ctx, "drift-1", &Rollout::recommended())
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("does not implement CloudFormation DetectStackSetDrift"),

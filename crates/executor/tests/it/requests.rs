@@ -297,3 +297,39 @@ async fn no_rollout_sends_empty_preferences() {
         Some(StackSetOperationPreferences::builder().build())
     );
 }
+
+#[tokio::test]
+async fn a_stack_set_that_left_the_fleet_is_deleted_with_the_recommended_rollout() {
+    let seen = recording();
+    let plan = plan(vec![stack_set(
+        "gone",
+        StackSetAction::Delete,
+        PermissionModel::SelfManaged,
+        vec![op("op-d", OperationAction::DeleteInstances, &[A1], &[USE1])],
+    )]);
+
+    let deleted = mock!(Client::delete_stack_set).then_output(|| {
+        aws_sdk_cloudformation::operation::delete_stack_set::DeleteStackSetOutput::builder().build()
+    });
+    let mut rules: Vec<&Rule> = seen.rules.iter().collect();
+    rules.push(&deleted);
+    let client = client(&rules);
+    let (report, _) = run(&client, &plan).await;
+
+    assert!(report.converged(), "{report:?}");
+
+    let [delete] = &seen.delete.requests()[..] else {
+        panic!()
+    };
+    let preferences = delete.operation_preferences.clone().unwrap();
+    assert_eq!(preferences.max_concurrent_percentage, Some(25));
+    assert_eq!(preferences.failure_tolerance_percentage, Some(10));
+    assert_eq!(
+        preferences.region_concurrency_type,
+        Some(RegionConcurrencyType::Parallel)
+    );
+    assert_eq!(
+        preferences.concurrency_mode,
+        Some(ConcurrencyMode::SoftFailureTolerance)
+    );
+}

@@ -83,7 +83,7 @@ impl Checker<'_> {
         };
         let organization = self.organization(raw.organization);
         let default_regions = raw.defaults.regions.map(|r| self.regions(r));
-        let default_rollout = self.rollout(raw.defaults.rollout, &Rollout::default());
+        let default_rollout = self.rollout(raw.defaults.rollout, &Rollout::recommended());
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut stack_sets = Vec::new();
         for raw_set in raw.stack_sets {

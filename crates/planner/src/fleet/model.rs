@@ -170,6 +170,26 @@ pub struct Rollout {
     pub region_order: Vec<String>,
 }
 
+impl Rollout {
+    /// What stackfleet uses where fleet.toml says nothing (and what `stackfleet init` writes).
+    /// Without preferences AWS runs one account at a time, regions one after another. These run
+    /// every region at once and a quarter of a region's accounts at a time, so a systematic
+    /// failure (a broken template, a missing role) stops a region after its first quarter once
+    /// more than 10 % of its accounts failed. Soft mode keeps that concurrency after the first
+    /// failures; strict mode would start at FailureTolerance + 1 accounts and shrink
+    /// ("StackSetOperationPreferences", CloudFormation API Reference,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html).
+    pub fn recommended() -> Rollout {
+        Rollout {
+            max_concurrent: Some(Limit::Percentage(25)),
+            failure_tolerance: Some(Limit::Percentage(10)),
+            region_concurrency: Some(RegionConcurrency::Parallel),
+            concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
+            region_order: Vec::new(),
+        }
+    }
+}
+
 /// A reference to an OU (or the root) as written in fleet.toml.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OuRef {

@@ -32,7 +32,7 @@ pub use operations::MAX_OUS_PER_OPERATION;
 
 use fingerprint::assign_operation_ids;
 use instance_diff::{InstanceDiff, all_instances, cells, count, instance_diff};
-use operations::{deployed_through, operations_for};
+use operations::{current_parent, deployed_through, operations_for, recorded_ous};
 use settings_diff::stack_set_changes;
 
 /// Computes the plan. Fails, naming the place in fleet.toml, when fleet.toml refers to OUs or
@@ -238,27 +238,22 @@ fn plan_stack_set(
         action == StackSetAction::None,
     );
 
+    // Service-managed UpdateStackInstances and DeleteStackInstances select an instance by the OU
+    // it was deployed through, and fail with "Organizational unit ... not found in StackSet" for
+    // an OU the stack set does not target ("DeploymentTargets", CloudFormation API Reference,
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html;
+    // terraform-provider-aws #27877, #33785): an account that moved since keeps its old OU there.
+    // Only a create goes through the account's current parent.
     let deployed_through = deployed_through(spec.permission_model, instances);
-    let ou_of = |account: &str| -> Option<String> {
-        inventory
-            .accounts
-            .get(account)
-            .map(|a| a.parent_id.clone())
-            .or_else(|| {
-                deployed_through
-                    .get(account)
-                    .copied()
-                    .flatten()
-                    .map(str::to_string)
-            })
-    };
+    let parent_of = |account: &str| current_parent(inventory, account);
+    let recorded_ou_of = |account: &str| recorded_ous(&deployed_through, inventory, account);
     let model = spec.permission_model;
     let mut operations = Vec::new();
     operations.extend(operations_for(
         OperationAction::DeleteInstances,
         &delete,
         model,
-        &ou_of,
+        &recorded_ou_of,
     ));
     // Even with no instance, the update is what changes the template new instances get.
     if action == StackSetAction::Update {
@@ -275,13 +270,13 @@ fn plan_stack_set(
         OperationAction::UpdateInstances,
         &repair,
         model,
-        &ou_of,
+        &recorded_ou_of,
     ));
     operations.extend(operations_for(
         OperationAction::CreateInstances,
         &create,
         model,
-        &ou_of,
+        &parent_of,
     ));
 
     Ok(StackSetPlan {
@@ -317,14 +312,7 @@ fn plan_stack_set(
 fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan {
     let delete = all_instances(&set.instances);
     let deployed_through = deployed_through(set.permission_model, &set.instances);
-    let ou_of = |account: &str| -> Option<String> {
-        deployed_through
-            .get(account)
-            .copied()
-            .flatten()
-            .map(str::to_string)
-            .or_else(|| inventory.accounts.get(account).map(|a| a.parent_id.clone()))
-    };
+    let ou_of = |account: &str| recorded_ous(&deployed_through, inventory, account);
     let regions: BTreeSet<String> = set.instances.iter().map(|i| i.region.clone()).collect();
     StackSetPlan {
         name: set.name.clone(),

@@ -122,8 +122,13 @@ pub(super) fn stack_set_changes(
             desired.execution_role_name.as_deref(),
         );
     }
+    // With auto-deployment off, AWS keeps no RetainStacksOnAccountRemoval to compare with.
+    let same_auto_deployment = |wanted: AutoDeployment| match observed.auto_deployment {
+        Some(seen) if !wanted.enabled => !seen.enabled,
+        seen => seen == Some(wanted),
+    };
     if let Some(wanted) = desired.auto_deployment
-        && observed.auto_deployment != Some(wanted)
+        && !same_auto_deployment(wanted)
     {
         let show = |a: Option<AutoDeployment>| {
             a.map(|a| {

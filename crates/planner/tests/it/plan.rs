@@ -456,7 +456,7 @@ fn changing_the_permission_model_is_refused() {
 }
 
 #[test]
-fn a_service_managed_deletion_names_the_same_ou_whatever_the_instance_order() {
+fn a_service_managed_deletion_names_every_recorded_ou_whatever_the_instance_order() {
     let inventory = org(&[("100000000001", "/A", Active)]);
     let fleet = fleet(&["us-east-1"], "organizational_units = [\"/A\"]");
     let mut observed = deployed(&fleet, &[]);
@@ -488,11 +488,43 @@ fn a_service_managed_deletion_names_the_same_ou_whatever_the_instance_order() {
         .find(|s| s.name == "old")
         .unwrap();
     assert_eq!(deletion.action, StackSetAction::Delete);
-    // The least instance (eu-west-1) decides.
+    // StackSets selects each instance by its own recorded OU: both are named, not the parent.
     assert_eq!(
         deletion.operations[0].organizational_units,
-        ["ou-root-aaaaaaaa"]
+        ["ou-root-aaaaaaaa", "ou-root-cccccccc"]
     );
+}
+
+#[test]
+fn service_managed_creates_name_the_current_parent_and_deletes_the_recorded_ou() {
+    // 1 moved from /A to /C and gains a region; 3 moved from /A to /C and is excluded.
+    let inventory = org(&[
+        ("100000000001", "/C", Active),
+        ("100000000003", "/C", Active),
+    ]);
+    let text = fleet_text(
+        &["us-east-1", "eu-west-1"],
+        "organizational_units = [\"/A\", \"/C\"]\nexclude_accounts = [\"100000000003\"]",
+    )
+    .replace("\"self-managed\"", "\"service-managed\"");
+    let fleet = Dir::new().parse(&text).unwrap();
+    let mut observed = deployed(
+        &fleet,
+        &[("100000000001", "us-east-1"), ("100000000003", "us-east-1")],
+    );
+    let set = observed.stack_sets.get_mut("monitor").unwrap();
+    for instance in &mut set.instances {
+        instance.organizational_unit_id = Some("ou-root-aaaaaaaa".into());
+    }
+    let plan = plan(&fleet, &inventory, &observed).unwrap();
+    let ops = &plan.stack_sets[0].operations;
+    assert_eq!(ops.len(), 2, "{ops:#?}");
+    assert_eq!(ops[0].action, OperationAction::DeleteInstances);
+    assert_eq!(ops[0].accounts, ["100000000003"]);
+    assert_eq!(ops[0].organizational_units, ["ou-root-aaaaaaaa"]);
+    assert_eq!(ops[1].action, OperationAction::CreateInstances);
+    assert_eq!(ops[1].accounts, ["100000000001"]);
+    assert_eq!(ops[1].organizational_units, ["ou-root-cccccccc"]);
 }
 
 // ---- properties ----------------------------------------------------------------------------

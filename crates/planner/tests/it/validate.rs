@@ -489,3 +489,31 @@ fn templates_are_regular_files_under_fleet_toml_unless_absolute_and_read_with_a_
         .to_string();
     assert!(err.contains("is more than 51200 bytes"), "{err}");
 }
+
+#[test]
+fn a_silent_fleet_gets_the_recommended_rollout_and_a_partial_one_keeps_the_rest() {
+    use stackfleet_planner::fleet::{Limit, Rollout};
+    let dir = Dir::new();
+    let silent = dir
+        .parse(&fleet_text(
+            &["us-east-1"],
+            "organizational_units = [\"/\"]",
+        ))
+        .unwrap();
+    assert_eq!(silent.stack_sets[0].rollout, Rollout::recommended());
+    let partial = dir
+        .parse(
+            &fleet_text(&["us-east-1"], "organizational_units = [\"/\"]").replace(
+                "[[stack_sets]]",
+                "[defaults.rollout]\nmax_concurrent_count = 5\n\n[[stack_sets]]",
+            ),
+        )
+        .unwrap();
+    assert_eq!(
+        partial.stack_sets[0].rollout,
+        Rollout {
+            max_concurrent: Some(Limit::Count(5)),
+            ..Rollout::recommended()
+        }
+    );
+}
