@@ -89,7 +89,7 @@ fn each_command_exits_0_1_or_2_as_the_table_says() {
                 "name": "marker",
                 "template_body": MARKER_TEMPLATE,
                 "parameters": {"Team": "security"},
-                "tags": {"stackfleet:fleet": "default"},
+                "tags": {"stackfleet:fleet": "baseline"},
                 "capabilities": [],
                 "instances": [{"accounts": [MANAGEMENT, "prod-a"], "regions": ["us-east-1"]}],
             }],
