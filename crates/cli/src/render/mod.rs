@@ -4,6 +4,7 @@ pub mod apply;
 pub mod coverage;
 pub mod coverage_html;
 pub mod drift;
+pub mod estimate;
 pub mod init;
 pub mod plan;
 

@@ -54,6 +54,7 @@ pub(super) fn operations_for(
                 accounts,
                 regions,
                 organizational_units: Vec::new(),
+                estimated_seconds: 0,
             });
             continue;
         }
@@ -77,6 +78,7 @@ pub(super) fn operations_for(
                     .map(|(ou, _)| ou.clone())
                     .filter(|ou| !ou.is_empty())
                     .collect(),
+                estimated_seconds: 0,
             });
         }
     }
