@@ -303,4 +303,87 @@ mod tests {
         assert_eq!(instance_millis_from(60_000, &r, 0, 3), None);
         assert_eq!(instance_millis_from(0, &r, 4, 3), None);
     }
+
+    fn stack_set(rollout: Rollout, accounts: usize, regions: usize) -> StackSetPlan {
+        use crate::fleet::PermissionModel;
+        use crate::plan::{DesiredStackSet, StackSetAction};
+        let regions: Vec<String> = (0..regions).map(|r| format!("r{r}")).collect();
+        StackSetPlan {
+            name: "s".into(),
+            action: StackSetAction::None,
+            permission_model: PermissionModel::SelfManaged,
+            regions: regions.clone(),
+            changes: Vec::new(),
+            template_diff: None,
+            desired_instances: 0,
+            existing_instances: 0,
+            create_instances: Vec::new(),
+            delete_instances: Vec::new(),
+            update_instances: Vec::new(),
+            skipped: Vec::new(),
+            operations: vec![Operation {
+                id: String::new(),
+                action: OperationAction::CreateInstances,
+                accounts: (0..accounts).map(|i| format!("{i:012}")).collect(),
+                instances: accounts * regions.len(),
+                regions,
+                organizational_units: Vec::new(),
+                estimated_seconds: 0,
+            }],
+            instance_time: None,
+            desired: Some(DesiredStackSet {
+                description: None,
+                template_body: String::new(),
+                parameters: Default::default(),
+                no_echo_parameters: Default::default(),
+                no_echo_digests: Default::default(),
+                tags: Default::default(),
+                capabilities: Default::default(),
+                administration_role_arn: None,
+                execution_role_name: None,
+                auto_deployment: None,
+                retain_stacks_on_delete: false,
+                rollout,
+            }),
+        }
+    }
+
+    #[test]
+    fn hints_name_the_preference_that_limits_the_rollout() {
+        let defaults = shortening_hint(&stack_set(Rollout::default(), 100, 4)).expect("hint");
+        assert!(
+            defaults.contains("region_concurrency = \"parallel\""),
+            "{defaults}"
+        );
+        assert!(defaults.contains("max_concurrent_percentage"), "{defaults}");
+        let strict = rollout(
+            Some(Limit::Percentage(100)),
+            None,
+            Some(RegionConcurrency::Parallel),
+            None,
+        );
+        let hint = shortening_hint(&stack_set(strict, 100, 4)).expect("hint");
+        assert!(hint.contains("failure_tolerance"), "{hint}");
+        assert!(!hint.contains("region_concurrency"), "{hint}");
+        let widest = rollout(
+            Some(Limit::Percentage(100)),
+            None,
+            Some(RegionConcurrency::Parallel),
+            Some(ConcurrencyMode::SoftFailureTolerance),
+        );
+        assert_eq!(shortening_hint(&stack_set(widest, 100, 4)), None);
+    }
+
+    #[test]
+    fn estimate_sums_operations_and_keeps_the_time_used() {
+        let mut set = stack_set(Rollout::default(), 3, 2);
+        let time = InstanceTime {
+            millis: 2000,
+            source: TimeSource::History,
+        };
+        estimate_stack_set(&mut set, time);
+        // 3 accounts one at a time, 2 regions in sequence: 6 × 2 s.
+        assert_eq!(set.operations[0].estimated_seconds, 12);
+        assert_eq!(set.instance_time, Some(time));
+    }
 }
