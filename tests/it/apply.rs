@@ -209,6 +209,17 @@ fn without_ids(set: &Value) -> Value {
                     .is_some_and(|id| id.starts_with("stackfleet-")),
                 "operation id {id:?}"
             );
+            // The estimate depends on the emulator's clock: checked for presence only.
+            let estimate = op
+                .as_object_mut()
+                .and_then(|o| o.remove("estimated_seconds"));
+            assert!(
+                estimate
+                    .as_ref()
+                    .and_then(Value::as_u64)
+                    .is_some_and(|s| s > 0),
+                "operation without a positive estimated_seconds: {op}"
+            );
             op
         })
         .collect();

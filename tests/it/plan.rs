@@ -119,10 +119,44 @@ fn operations(set: &Value) -> Value {
                 "operation id {id:?}"
             );
             assert!(ids.insert(id.clone()), "operation id {id} is not unique");
+            // The estimate depends on the emulator's clock: checked for presence here, for its
+            // value in the planner's unit tests and in bench/.
+            let estimate = op
+                .as_object_mut()
+                .and_then(|o| o.remove("estimated_seconds"));
+            assert!(
+                estimate
+                    .as_ref()
+                    .and_then(Value::as_u64)
+                    .is_some_and(|s| s > 0),
+                "operation without a positive estimated_seconds: {op}"
+            );
             op
         })
         .collect();
     json!(ops)
+}
+
+/// The plan's summary without its estimate, after checking that the estimate is the sum of the
+/// operations' (stack sets run one after another).
+fn summary_without_estimate(plan: &Value) -> Value {
+    let ops: u64 = plan["stack_sets"]
+        .as_array()
+        .expect("stack_sets")
+        .iter()
+        .flat_map(|s| s["operations"].as_array().expect("operations"))
+        .map(|op| op["estimated_seconds"].as_u64().unwrap_or(0))
+        .sum();
+    let mut summary = plan["summary"].clone();
+    let total = summary
+        .as_object_mut()
+        .and_then(|o| o.remove("estimated_seconds"));
+    assert_eq!(
+        total.and_then(|t| t.as_u64()),
+        Some(ops),
+        "summary.estimated_seconds"
+    );
+    summary
 }
 
 /// An operation as JSON, the way the plan writes it (accounts and regions sorted), without id.
@@ -178,6 +212,9 @@ fn example_org_plans_one_create_operation_over_every_governed_account() {
             "delete_instances": 0,
             "update_instances": 0,
             "operations": 1,
+            // 34 instances at once (the fleet rolls out 100 % in parallel), no history yet: one
+            // instance-time of the documented default, 60 s.
+            "estimated_seconds": 60,
         })
     );
     assert_eq!(plan["organization"]["id"], org["organization_id"]);
@@ -476,7 +513,7 @@ fn partial_deployment_plans_exact_cells_and_rectangles() {
     assert_eq!(operations(set), json!(expected));
 
     assert_eq!(
-        plan["summary"],
+        summary_without_estimate(&plan),
         json!({
             "create_stack_sets": 0,
             "update_stack_sets": 0,
@@ -539,6 +576,7 @@ fn fully_deployed_fleet_has_no_changes() {
             "delete_instances": 0,
             "update_instances": 0,
             "operations": 0,
+            "estimated_seconds": 0,
         })
     );
     let set = &plan["stack_sets"][0];
@@ -605,7 +643,7 @@ fn stack_set_removed_from_fleet_toml_is_deleted_and_others_are_left_alone() {
     in_plan_order(&mut expected);
     assert_eq!(operations(legacy), json!(expected));
     assert_eq!(
-        plan["summary"],
+        summary_without_estimate(&plan),
         json!({
             "create_stack_sets": 0,
             "update_stack_sets": 0,

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod observe;
 pub mod operation;
 pub mod retry;

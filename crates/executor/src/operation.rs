@@ -21,6 +21,9 @@ use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 /// ListStackSetOperationResults pages per poll); larger ones show status and elapsed time only.
 pub const PROGRESS_RESULTS_LIMIT: usize = 1000;
 
+/// The largest page ListStackSetOperations returns.
+const OPERATIONS_PAGE_SIZE: i32 = 100;
+
 /// How long to wait between polls of a running operation, and for how long at most.
 #[derive(Debug, Clone, Copy)]
 pub struct PollPolicy {
@@ -232,26 +235,44 @@ impl StackSetContext<'_> {
     }
 
     /// The ids of the stack set's queued, running or stopping operations.
+    ///
+    /// StackSets lists operations newest first, and an active operation is among the newest:
+    /// without ManagedExecution only one runs and nothing starts after it; with it, operations
+    /// queue behind it. So the pages are read only until one holds no active operation: one page
+    /// (up to 100 operations) whatever the length of the history, where reading them all cost one
+    /// call per 100 past operations (ListStackSetOperations, AWS CloudFormation API Reference,
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ListStackSetOperations.html>).
     pub async fn running_operations(&self) -> Result<Vec<String>, ExecError> {
-        let pages = self
-            .client
-            .list_stack_set_operations()
-            .stack_set_name(self.stack_set)
-            .call_as(self.call_as.clone())
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.summaries.unwrap_or_default())
-            .filter(|s| {
-                s.status()
-                    .is_some_and(|s| OperationStatus::from(s).is_active())
-            })
-            .filter_map(|s| s.operation_id)
-            .collect())
+        let mut active = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_stack_set_operations()
+                .stack_set_name(self.stack_set)
+                .call_as(self.call_as.clone())
+                .max_results(OPERATIONS_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
+            let before = active.len();
+            active.extend(
+                page.summaries()
+                    .iter()
+                    .filter(|s| {
+                        s.status()
+                            .is_some_and(|s| OperationStatus::from(s).is_active())
+                    })
+                    .filter_map(|s| s.operation_id().map(str::to_string)),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() && active.len() > before => {
+                    token = Some(next.to_string());
+                }
+                _ => return Ok(active),
+            }
+        }
     }
 
     /// Polls an operation until it ends, with back-off up to the policy's ceiling, reporting

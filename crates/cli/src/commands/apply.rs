@@ -315,7 +315,16 @@ fn difference(saved: &Plan, now: &Plan) -> Option<String> {
 /// legitimately hold differently from the plan made again.
 fn comparable(plan: &Plan) -> Plan {
     // NoEcho parameters hold dynamic references (never secrets), so they are compared as they are.
-    plan.clone()
+    // The time estimate is not part of what apply does, and moves as operation history grows.
+    let mut plan = plan.clone();
+    plan.summary.estimated_seconds = 0;
+    for set in &mut plan.stack_sets {
+        set.instance_time = None;
+        for op in &mut set.operations {
+            op.estimated_seconds = 0;
+        }
+    }
+    plan
 }
 
 fn short(fingerprint: &str) -> &str {

@@ -5,6 +5,7 @@ pub mod coverage;
 pub mod coverage_html;
 pub mod doctor;
 pub mod drift;
+pub mod estimate;
 pub mod init;
 pub mod plan;
 

@@ -8,7 +8,7 @@ use stackfleet_planner::plan::{
 };
 use stackfleet_planner::{Plan, template};
 
-use super::{abbreviate, count, md_cell, new_table};
+use super::{abbreviate, count, estimate, md_cell, new_table};
 
 /// Accounts listed per operation before the rest is counted.
 const ACCOUNTS_SHOWN: usize = 6;
@@ -272,6 +272,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
             "Accounts",
             "Regions",
             "Instances",
+            "Estimate",
         ]);
         for s in &plan.stack_sets {
             for (i, op) in s.operations.iter().enumerate() {
@@ -286,6 +287,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
                         op.regions.join(", ")
                     },
                     op.instances.to_string(),
+                    estimate::duration(op.estimated_seconds),
                 ]);
             }
         }
@@ -293,6 +295,12 @@ pub fn table(plan: &Plan, detail: bool) -> String {
             out,
             "\nOperations, in order (one at a time per stack set):\n{ops}"
         );
+    }
+    if let Some(total) = estimate::total(plan) {
+        let _ = writeln!(out, "\n{total}");
+    }
+    for warning in estimate::warnings(plan) {
+        let _ = writeln!(out, "{warning}");
     }
 
     let skipped: Vec<(&StackSetPlan, _)> = plan
@@ -348,6 +356,21 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### stackfleet plan: `{}`\n", md_cell(&plan.fleet));
     let _ = writeln!(out, "**{}**\n", headline(plan));
+    if let Some(total) = estimate::total(plan) {
+        let _ = writeln!(out, "{total}\n");
+    }
+    let warnings = estimate::warnings(plan);
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "> [!WARNING]");
+        for w in &warnings {
+            let _ = writeln!(
+                out,
+                "> {}",
+                md_cell(w.trim_start_matches("warning: ").trim())
+            );
+        }
+        let _ = writeln!(out);
+    }
     let _ = writeln!(
         out,
         "Organization `{}`, management account `{}`, stack sets in `{}`.\n",
@@ -416,13 +439,13 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "\n<details><summary>Operations</summary>\n");
         let _ = writeln!(
             out,
-            "| Stack set | # | Operation | Accounts | Regions | Instances |\n|---|--:|---|---|---|--:|"
+            "| Stack set | # | Operation | Accounts | Regions | Instances | Estimate |\n|---|--:|---|---|---|--:|--:|"
         );
         for s in &plan.stack_sets {
             for (i, op) in s.operations.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "| `{}` | {} | {} | {} | {} | {} |",
+                    "| `{}` | {} | {} | {} | {} | {} | {} |",
                     md_cell(&s.name),
                     i + 1,
                     operation_action(op.action),
@@ -432,7 +455,8 @@ pub fn markdown(plan: &Plan) -> String {
                     } else {
                         op.regions.join(", ")
                     },
-                    op.instances
+                    op.instances,
+                    estimate::duration(op.estimated_seconds)
                 );
             }
         }
@@ -482,6 +506,7 @@ mod tests {
             name: "monitor".into(),
             action: StackSetAction::Create,
             adopt: false,
+            instance_time: None,
             permission_model: PermissionModel::SelfManaged,
             regions: vec!["us-east-1".into()],
             changes: vec![],

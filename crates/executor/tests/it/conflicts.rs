@@ -54,22 +54,20 @@ async fn in_progress_waits_for_the_other_operation_then_stops_to_plan_again() {
             Some(wire_error("OperationInProgressException", IN_PROGRESS)),
         )
         .build();
-    // Most recent first, over two pages: the running one is on the second.
+    // Most recent first, over two pages: the running one is on the first, so the second is read
+    // too (more could queue behind it); it holds no active operation, so the reading stops there.
     let list_1 = mock!(Client::list_stack_set_operations)
         .match_requests(|r| r.stack_set_name() == Some("monitor") && r.next_token().is_none())
         .sequence()
-        .output(|| listing(vec![summary("old-1", "SUCCEEDED")], Some("more")))
+        .output(|| listing(vec![summary("someone-else", "RUNNING")], Some("more")))
         .build();
     let list_2 = mock!(Client::list_stack_set_operations)
         .match_requests(|r| r.next_token() == Some("more"))
         .sequence()
         .output(|| {
             listing(
-                vec![
-                    summary("someone-else", "RUNNING"),
-                    summary("old-0", "FAILED"),
-                ],
-                None,
+                vec![summary("old-1", "SUCCEEDED"), summary("old-0", "FAILED")],
+                Some("older"),
             )
         })
         .build();

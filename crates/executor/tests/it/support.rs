@@ -133,6 +133,7 @@ pub fn stack_set(
         update_instances: Vec::new(),
         skipped: Vec::new(),
         operations,
+        instance_time: None,
         desired: (action != StackSetAction::Delete).then(|| desired(permission_model)),
     }
 }
@@ -172,6 +173,7 @@ pub fn op(id: &str, action: OperationAction, accounts: &[&str], regions: &[&str]
         regions: regions.iter().map(|r| r.to_string()).collect(),
         organizational_units: Vec::new(),
         instances: accounts.len() * regions.len(),
+        estimated_seconds: 0,
     }
 }
 

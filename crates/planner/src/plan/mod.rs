@@ -14,6 +14,7 @@ use crate::inventory::{AccountStatus, Inventory};
 use crate::observed::{Observed, ObservedStackSet};
 use crate::targets::{Resolver, Selection, ou_paths};
 
+pub mod estimate;
 mod fingerprint;
 mod instance_diff;
 mod model;
@@ -83,6 +84,8 @@ pub fn plan(
     let fingerprint = fingerprint(inventory, observed);
     for set in &mut stack_sets {
         assign_operation_ids(&fingerprint, "", set);
+        // After the ids: the estimate is not part of what an operation does.
+        estimate::estimate_stack_set(set, estimate::InstanceTime::default());
     }
 
     let mut summary = Summary::default();
@@ -97,6 +100,11 @@ pub fn plan(
         summary.delete_instances += s.delete_instances.len();
         summary.update_instances += s.update_instances.len();
         summary.operations += s.operations.len();
+        summary.estimated_seconds += s
+            .operations
+            .iter()
+            .map(|op| op.estimated_seconds)
+            .sum::<u64>();
     }
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
@@ -264,6 +272,7 @@ fn plan_stack_set(
             regions: Vec::new(),
             organizational_units: Vec::new(),
             instances: instances.len() - count(&delete),
+            estimated_seconds: 0,
         });
     }
     operations.extend(operations_for(
@@ -305,6 +314,7 @@ fn plan_stack_set(
         },
         skipped: selection.skipped.clone(),
         operations,
+        instance_time: None,
         desired: Some(desired),
     })
 }
@@ -334,6 +344,7 @@ fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan 
             set.permission_model,
             &ou_of,
         ),
+        instance_time: None,
         desired: None,
     }
 }

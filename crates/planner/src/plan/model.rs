@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::fleet::{AutoDeployment, CallAs, PermissionModel, Rollout};
 use crate::targets::SkippedAccount;
 
+use super::estimate::InstanceTime;
+
 /// The version of the plan file format; `apply plan.json` refuses other versions.
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
@@ -71,6 +73,10 @@ pub struct Summary {
     pub update_instances: usize,
     /// StackSets operations, all stack sets together.
     pub operations: usize,
+    /// How long the operations should take, one after another, in seconds (see
+    /// [`super::estimate`]).
+    #[serde(default)]
+    pub estimated_seconds: u64,
 }
 
 impl Summary {
@@ -136,6 +142,10 @@ pub struct StackSetPlan {
     pub skipped: Vec<SkippedAccount>,
     /// The StackSets operations, in the order they run.
     pub operations: Vec<Operation>,
+    /// The per-instance time the operations' estimates used. Left out of operation ids: it is
+    /// set after they are derived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_time: Option<InstanceTime>,
     /// The stack set as apply creates or updates it; absent when it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<DesiredStackSet>,
@@ -181,6 +191,14 @@ pub struct Operation {
     pub organizational_units: Vec<String>,
     /// How many instances the operation touches.
     pub instances: usize,
+    /// How long it should take, in seconds (see [`super::estimate`]). Left out of operation ids:
+    /// it is set after they are derived, and zero is not written.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub estimated_seconds: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The kind of a StackSets operation.

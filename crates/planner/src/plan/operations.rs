@@ -74,6 +74,7 @@ pub(super) fn operations_for(
                 accounts,
                 regions,
                 organizational_units: Vec::new(),
+                estimated_seconds: 0,
             });
             continue;
         }
@@ -95,6 +96,7 @@ pub(super) fn operations_for(
                 accounts,
                 regions: regions.clone(),
                 organizational_units: ous.into_iter().collect(),
+                estimated_seconds: 0,
             });
         };
         for (ous, accounts) in by_ous {
