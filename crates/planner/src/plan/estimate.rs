@@ -311,6 +311,7 @@ mod tests {
         StackSetPlan {
             name: "s".into(),
             action: StackSetAction::None,
+            adopt: false,
             permission_model: PermissionModel::SelfManaged,
             regions: regions.clone(),
             changes: Vec::new(),
@@ -336,7 +337,6 @@ mod tests {
                 template_body: String::new(),
                 parameters: Default::default(),
                 no_echo_parameters: Default::default(),
-                no_echo_digests: Default::default(),
                 tags: Default::default(),
                 capabilities: Default::default(),
                 administration_role_arn: None,
