@@ -14,7 +14,9 @@ const STACK_SET: &str = "guard";
 fn service_managed_fleet(ous: &[&str], extra: &str) -> String {
     let ous: Vec<String> = ous.iter().map(|o| format!("{o:?}")).collect();
     format!(
-        r#"[organization]
+        r#"name = "baseline"
+
+[organization]
 home_region = "us-east-1"
 management_account = "123456789012"
 call_as = "self"

@@ -43,7 +43,8 @@ pub fn total(plan: &Plan) -> Option<String> {
         ),
     };
     Some(format!(
-        "Estimated time: {} ({basis}; operations one after another).",
+        // Two lines: the basis alone is up to ~90 columns, and tables fit 100 (README).
+        "Estimated time: {}, operations one after another\n  ({basis}).",
         duration(plan.summary.estimated_seconds)
     ))
 }
