@@ -11,7 +11,9 @@ use std::time::Duration;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudformation::types::{CallAs as AwsCallAs, StackSetOperationAction};
+use aws_sdk_cloudformation::types::{
+    CallAs as AwsCallAs, StackSetOperation, StackSetOperationAction,
+};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
@@ -166,8 +168,8 @@ impl StackSetContext<'_> {
         }
     }
 
-    /// Checks that the existing operation `operation_id` is the one this plan would start.
-    async fn check_ours(&self, operation_id: &str, expected: &Expected) -> Result<(), ExecError> {
+    /// DescribeStackSetOperation of `operation_id` on this stack set.
+    async fn describe(&self, operation_id: &str) -> Result<Option<StackSetOperation>, ExecError> {
         let out = self
             .client
             .describe_stack_set_operation()
@@ -177,7 +179,12 @@ impl StackSetContext<'_> {
             .send()
             .await
             .map_err(|e| ExecError::from_sdk("DescribeStackSetOperation", e))?;
-        let operation = out.stack_set_operation;
+        Ok(out.stack_set_operation)
+    }
+
+    /// Checks that the existing operation `operation_id` is the one this plan would start.
+    async fn check_ours(&self, operation_id: &str, expected: &Expected) -> Result<(), ExecError> {
+        let operation = self.describe(operation_id).await?;
         let action = operation.as_ref().and_then(|o| o.action());
         let created = operation
             .as_ref()
@@ -285,16 +292,7 @@ impl StackSetContext<'_> {
         let started = tokio::time::Instant::now();
         let mut delay = self.poll.initial;
         loop {
-            let out = self
-                .client
-                .describe_stack_set_operation()
-                .stack_set_name(self.stack_set)
-                .operation_id(operation_id)
-                .call_as(self.call_as.clone())
-                .send()
-                .await
-                .map_err(|e| ExecError::from_sdk("DescribeStackSetOperation", e))?;
-            let operation = out.stack_set_operation;
+            let operation = self.describe(operation_id).await?;
             let status = operation
                 .as_ref()
                 .and_then(|o| o.status())

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use stackfleet_planner::Observed;
 use stackfleet_planner::coverage::{CoverageStatus, coverage, with_delivery};
 use stackfleet_planner::doctor::{Facts, Level, ReadError, fails, findings};
+use stackfleet_planner::fleet::FLEET_TAG;
 use stackfleet_planner::inventory::AccountStatus::Active;
 use stackfleet_planner::monitor::{RegionDelivery, Selection, Selectors, Trail};
 use stackfleet_planner::observed::ObservedStackSet;
@@ -134,7 +135,13 @@ fn a_single_region_trail_leaves_other_regions_blind_and_counts_them_uncovered() 
         description: spec.description.clone(),
         template_body: spec.template.body.clone(),
         parameters: spec.parameters.clone(),
-        tags: spec.tags.clone(),
+        // As apply leaves it: fleet.toml's tags and this fleet's tag, so nothing is pending.
+        tags: spec
+            .tags
+            .clone()
+            .into_iter()
+            .chain([(FLEET_TAG.to_string(), fleet.name.clone())])
+            .collect(),
         capabilities: spec.capabilities.clone(),
         permission_model: spec.permission_model,
         administration_role_arn: None,

@@ -305,7 +305,7 @@ fn a_plain_noecho_value_is_refused_at_its_place_without_echoing_it() {
     let Err(err) = with_secret("hunter2") else {
         panic!("a plain NoEcho value was accepted");
     };
-    assert!(err.contains("fleet.toml:9:"), "{err}");
+    assert!(err.contains("fleet.toml:10:"), "{err}");
     assert!(
         err.contains("parameter \"Secret\" is NoEcho in template monitor.yaml: give it a dynamic reference such as \"{{resolve:secretsmanager:"),
         "{err}"

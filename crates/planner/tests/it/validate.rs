@@ -293,7 +293,7 @@ fn iam_resources_need_an_iam_capability() {
     };
     let anonymous = message("role.yaml", "").expect("refused without a capability");
     assert!(
-        anonymous.contains("fleet.toml:6:12: template role.yaml creates IAM resources (Role): add capabilities = [\"CAPABILITY_IAM\"]"),
+        anonymous.contains("fleet.toml:7:12: template role.yaml creates IAM resources (Role): add capabilities = [\"CAPABILITY_IAM\"]"),
         "{anonymous}"
     );
     assert_eq!(message("role.yaml", "\"CAPABILITY_IAM\""), None);
