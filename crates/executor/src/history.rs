@@ -1,6 +1,7 @@
 //! How long one stack instance takes, measured on the stack set's own operation history, for the
 //! plan's estimate. The reads are bounded, whatever the length of the history: the newest page of
-//! ListStackSetOperations (StackSets lists operations newest first), and at most
+//! ListStackSetOperations (StackSets lists operations newest first: see
+//! `Operation::running_operations` for the only source, the AWS CLI's example), and at most
 //! [`RESULT_PAGES`] pages of ListStackSetOperationResults.
 
 use std::collections::{BTreeMap, BTreeSet};

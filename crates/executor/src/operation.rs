@@ -243,7 +243,10 @@ impl StackSetContext<'_> {
 
     /// The ids of the stack set's queued, running or stopping operations.
     ///
-    /// StackSets lists operations newest first, and an active operation is among the newest:
+    /// StackSets lists operations newest first (not stated in the API reference; the AWS CLI's
+    /// example "displays the list of the most recent operations" newest first, aws-cli
+    /// `examples/cloudformation/list-stack-set-operations.rst`; the emulator lists them so), and
+    /// an active operation is among the newest:
     /// without ManagedExecution only one runs and nothing starts after it; with it, operations
     /// queue behind it. So the pages are read only until one holds no active operation: one page
     /// (up to 100 operations) whatever the length of the history, where reading them all cost one
