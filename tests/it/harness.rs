@@ -136,6 +136,27 @@ impl Moto {
 }
 
 impl Moto {
+    /// Changes the faithful emulator's time settings (`POST /_emulator/config`, README "The
+    /// emulator"), e.g. `{"time_scale": 0.02}` for operations that last long enough to overlap.
+    pub fn configure(&self, settings: Value) {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://");
+        let body = settings.to_string();
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect to the emulator");
+        write!(
+            stream,
+            "POST /_emulator/config HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request sent");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response read");
+        assert!(
+            response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+            "the emulator refused {body}: {response}"
+        );
+    }
+
     /// moto's CloudFormation and Organizations objects (from `GET /moto-api/data.json`), to
     /// prove that a command changed nothing: compare the value before and after it.
     pub fn state(&self) -> Value {

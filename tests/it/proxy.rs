@@ -114,13 +114,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether moto executed the request.
+    /// Whether moto executed the request: it reached moto and moto accepted it (a 2xx answer; a
+    /// refusal, such as the faithful emulator's OperationInProgressException, changed nothing).
     pub fn reached_moto(self) -> bool {
         matches!(
             self,
-            Outcome::Forwarded(_)
-                | Outcome::LostAfterForward(_)
-                | Outcome::ServerErrorAfterForward(_)
+            Outcome::Forwarded(s) | Outcome::LostAfterForward(s) | Outcome::ServerErrorAfterForward(s)
+                if (200..300).contains(&s)
         )
     }
 

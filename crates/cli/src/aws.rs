@@ -50,6 +50,7 @@ pub async fn sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfi
 pub fn cloudformation(config: &SdkConfig, pending: &Pending) -> aws_sdk_cloudformation::Client {
     aws_sdk_cloudformation::Client::from_conf(
         aws_sdk_cloudformation::config::Builder::from(config)
+            .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
             .build(),
     )
@@ -59,6 +60,7 @@ pub fn cloudformation(config: &SdkConfig, pending: &Pending) -> aws_sdk_cloudfor
 pub fn organizations(config: &SdkConfig, pending: &Pending) -> aws_sdk_organizations::Client {
     aws_sdk_organizations::Client::from_conf(
         aws_sdk_organizations::config::Builder::from(config)
+            .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
             .build(),
     )
@@ -133,6 +135,7 @@ pub struct Identity {
 pub async fn identity(config: &SdkConfig, pending: &Pending) -> Result<Identity, CliError> {
     let client = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(config)
+            .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
             .build(),
     );

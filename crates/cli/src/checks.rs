@@ -43,6 +43,7 @@ pub async fn trails(sdk: &SdkConfig, home_region: &str) -> Read<Vec<Trail>> {
     let client = |region: &str| {
         aws_sdk_cloudtrail::Client::from_conf(
             aws_sdk_cloudtrail::config::Builder::from(sdk)
+                .retry_partition(stackfleet_executor::retry::retry_partition())
                 .region(Region::new(region.to_string()))
                 .build(),
         )
@@ -178,7 +179,11 @@ pub async fn opt_in(
     accounts: &[String],
     regions: &[String],
 ) -> Read<BTreeMap<String, OptIn>> {
-    let client = aws_sdk_account::Client::new(sdk);
+    let client = aws_sdk_account::Client::from_conf(
+        aws_sdk_account::config::Builder::from(sdk)
+            .retry_partition(stackfleet_executor::retry::retry_partition())
+            .build(),
+    );
     let own = list_regions(&client, None, regions).await?;
     let any_opt_in = own.values().any(|s| s != "ENABLED_BY_DEFAULT");
     let mut out = BTreeMap::from([(caller.to_string(), own)]);

@@ -1,5 +1,7 @@
 //! Carrying out a plan: the executor decides nothing the plan has not decided.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
@@ -150,8 +152,12 @@ async fn apply_stack_set(
         report.operations = not_started(&set.operations);
         return report;
     }
+    // This plan's operation ids, and the ids StackSets answered with, are ours; any other
+    // operation on the stack set since the plan was made means the plan may be out of date.
+    let mut ours: BTreeSet<String> = set.operations.iter().map(|op| op.id.clone()).collect();
     for (i, op) in set.operations.iter().enumerate() {
-        match run_operation(ctx, plan, set, op).await {
+        ours.extend(report.operations.iter().map(|o| o.operation_id.clone()));
+        match run_operation(ctx, plan, set, op, &ours).await {
             Ok((operation_id, outcome)) => {
                 report.operations.push(OperationReport {
                     operation_id,
@@ -298,7 +304,17 @@ async fn run_operation(
     plan: &Plan,
     set: &StackSetPlan,
     op: &Operation,
+    ours: &BTreeSet<String>,
 ) -> Result<(String, OperationOutcome), OperationError> {
+    // Another run may have carried out this very step between our plan and now: StackSets
+    // would refuse it only while that run's operation is still running.
+    let since = i64::try_from(plan.planned_at).unwrap_or(i64::MAX);
+    ctx.check_unchanged_since(since, ours)
+        .await
+        .map_err(|error| OperationError {
+            started: None,
+            error,
+        })?;
     let expected = Expected {
         action: match op.action {
             OperationAction::CreateInstances => StackSetOperationAction::Create,

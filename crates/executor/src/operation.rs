@@ -5,6 +5,7 @@
 //! ListStackSetOperations, and call once more. The caller's `OperationId` makes a repeated call
 //! safe: `OperationIdAlreadyExistsException` means our operation already exists, and we wait for it.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::types::{
-    CallAs as AwsCallAs, StackSetOperation, StackSetOperationAction,
+    CallAs as AwsCallAs, StackSetOperation, StackSetOperationAction, StackSetOperationSummary,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -25,6 +26,10 @@ pub const PROGRESS_RESULTS_LIMIT: usize = 1000;
 
 /// The largest page ListStackSetOperations returns.
 const OPERATIONS_PAGE_SIZE: i32 = 100;
+
+/// The page [`StackSetContext::check_unchanged_since`] reads: this run's own operations and any
+/// other's since the plan are the newest, and are few.
+pub const CHANGES_PAGE_SIZE: i32 = 20;
 
 /// How long to wait between polls of a running operation, and for how long at most.
 #[derive(Debug, Clone, Copy)]
@@ -281,6 +286,60 @@ impl StackSetContext<'_> {
                     token = Some(next.to_string());
                 }
                 _ => return Ok(active),
+            }
+        }
+    }
+
+    /// Fails with [`ExecError::Superseded`] when an operation that is not one of `ours` was
+    /// created on the stack set after `since` (Unix seconds: when the state behind the plan began
+    /// to be read), so that a step another run has already carried out is not repeated. Drift
+    /// detections change no instance and are passed over. Reads pages, newest first (see
+    /// [`StackSetContext::running_operations`] for that order), only until an older operation:
+    /// one page unless this run started more operations than a page holds.
+    ///
+    /// Operations created within the second `since` falls in are not seen (StackSets' and our
+    /// clocks are compared in whole seconds): a step may still repeat in that window, harmlessly.
+    pub async fn check_unchanged_since(
+        &self,
+        since: i64,
+        ours: &BTreeSet<String>,
+    ) -> Result<(), ExecError> {
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_stack_set_operations()
+                .stack_set_name(self.stack_set)
+                .call_as(self.call_as.clone())
+                .max_results(CHANGES_PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
+            let newer: Vec<&StackSetOperationSummary> = page
+                .summaries()
+                .iter()
+                .take_while(|s| s.creation_timestamp().is_none_or(|c| c.secs() > since))
+                .collect();
+            let reached_older = newer.len() < page.summaries().len();
+            let others: Vec<String> = newer
+                .iter()
+                .filter(|s| s.action() != Some(&StackSetOperationAction::DetectDrift))
+                .filter(|s| s.operation_id().is_some_and(|id| !ours.contains(id)))
+                .map(|s| {
+                    let action = s.action().map_or("an operation", |a| a.as_str());
+                    format!("{action} {}", s.operation_id().unwrap_or_default())
+                })
+                .collect();
+            if !others.is_empty() {
+                return Err(ExecError::Superseded {
+                    stack_set: self.stack_set.to_string(),
+                    operations: others,
+                });
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() && !reached_older => token = Some(next.to_string()),
+                _ => return Ok(()),
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudformation::config::retry::RetryConfig;
+use aws_sdk_cloudformation::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_cloudformation::config::timeout::TimeoutConfig;
 
 /// Throttling is expected on large organizations; the SDK's standard retry with back-off absorbs
@@ -17,6 +17,20 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 8;
 /// for that component", https://docs.rs/aws-config/latest/aws_config/struct.ConfigLoader.html).
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS)
+}
+
+/// The retry partition of every client: its token bucket never runs dry. The standard strategy's
+/// default bucket (500 permits, 5 per throttled retry, 14 per other retry, shared by the clients
+/// of one partition) exists to stop fleets of clients from amplifying an outage; for one CLI run
+/// making thousands of calls against throttled APIs it made calls fail outright with "retry quota
+/// exceeded" while back-off would have succeeded (seen with Terraform's AWS provider:
+/// hashicorp/terraform-provider-aws#36094, and hashicorp/aws-sdk-go-base#915; aws-sdk-go-v2 added
+/// `ratelimit.None` for this, aws/aws-sdk-go-v2#2562). Each call stays bounded by
+/// [`DEFAULT_MAX_ATTEMPTS`], its back-off and [`OPERATION_TIMEOUT`].
+pub fn retry_partition() -> RetryPartition {
+    RetryPartition::custom("stackfleet")
+        .token_bucket(TokenBucket::unlimited())
+        .build()
 }
 
 /// How long to wait for a TCP (and TLS) connection to an AWS endpoint.

@@ -249,6 +249,7 @@ async fn saved_plan(
             path.display()
         )));
     }
+    let read_at = now.planned_at;
     let now = now.stamped(&plan.nonce, plan.planned_at);
     if let Some(difference) = difference(&plan, &now) {
         return Err(CliError::StalePlan(format!(
@@ -262,7 +263,9 @@ async fn saved_plan(
         path.display(),
         short(&now.fingerprint)
     ));
-    Ok((session, now))
+    // The saved plan's operations, timed from this reading: what happened between the saved
+    // plan and now is in the state just compared, and only later operations must stop apply.
+    Ok((session, now.stamped(&plan.nonce, read_at)))
 }
 
 /// Where a saved plan differs from the plan made again with its nonce, masked values aside;

@@ -64,8 +64,10 @@ pub async fn plan_with(
     aws: &AwsSettings,
     printer: Printer,
 ) -> Result<(Plan, Inventory, Observed), CliError> {
-    let (inventory, observed) = session::read_fleet(session, fleet, printer).await?;
+    // Drawn before the reads: apply treats any operation that StackSets created after this time,
+    // and that is not its own, as a change the plan may not have seen.
     let (nonce, planned_at) = crate::stamp::draw();
+    let (inventory, observed) = session::read_fleet(session, fleet, printer).await?;
     let mut plan = plan::plan(fleet, &inventory, &observed)
         .map_err(CliError::Plan)?
         .stamped(&nonce, planned_at);

@@ -10,6 +10,7 @@ use aws_sdk_cloudformation::types::{
 };
 use aws_smithy_mocks::mock;
 use stackfleet_executor::PollPolicy;
+use stackfleet_executor::operation::CHANGES_PAGE_SIZE;
 use stackfleet_planner::fleet::PermissionModel;
 use stackfleet_planner::plan::StackSetAction;
 
@@ -309,5 +310,94 @@ async fn an_existing_operation_of_another_action_or_older_than_the_plan_is_not_t
     )
     .await;
     assert_eq!(describes, 2, "checked, then followed");
+    assert!(report.converged(), "{report:?}");
+}
+
+/// An operation listed with its action and creation time (Unix seconds).
+fn created(id: &str, action: StackSetOperationAction, at: i64) -> StackSetOperationSummary {
+    StackSetOperationSummary::builder()
+        .operation_id(id)
+        .action(action)
+        .status(StackSetOperationStatus::Succeeded)
+        .creation_timestamp(aws_smithy_types::DateTime::from_secs(at))
+        .build()
+}
+
+/// Apply's check before a step, answered with `listed` (newest first) for a plan made at 1000.
+async fn step_after(
+    listed: Vec<StackSetOperationSummary>,
+) -> (usize, stackfleet_executor::ApplyReport) {
+    let list = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.max_results() == Some(CHANGES_PAGE_SIZE))
+        .then_output(move || listing(listed.clone(), None));
+    let create = mock!(Client::create_stack_instances).then_output(|| started("op-1"));
+    let describe =
+        mock!(Client::describe_stack_set_operation).then_output(|| operation("op-1", "SUCCEEDED"));
+    let client = aws_smithy_mocks::mock_client!(
+        aws_sdk_cloudformation,
+        aws_smithy_mocks::RuleMode::MatchAny,
+        &[&list, &create, &describe]
+    );
+    let mut plan = monitor_plan();
+    plan.planned_at = 1000;
+    let (report, _) = run(&client, &plan).await;
+    assert_eq!(
+        list.num_calls(),
+        1,
+        "one page: it reaches an operation older than the plan"
+    );
+    (create.num_calls(), report)
+}
+
+#[tokio::test]
+async fn a_step_is_not_started_when_another_operation_changed_the_stack_set_after_the_plan() {
+    let (starts, report) = step_after(vec![
+        created("colleague", StackSetOperationAction::Update, 1001),
+        created("old", StackSetOperationAction::Create, 900),
+    ])
+    .await;
+    assert_eq!(starts, 0, "the colleague may have done this very step");
+    let set = &report.stack_sets[0];
+    assert!(set.superseded, "{set:?}");
+    assert_eq!(set.operations[0].status, "NOT_STARTED");
+    assert!(
+        set.error.as_deref().unwrap().contains("UPDATE colleague"),
+        "{set:?}"
+    );
+}
+
+#[tokio::test]
+async fn older_operations_and_drift_detections_since_the_plan_do_not_stop_a_step() {
+    let (starts, report) = step_after(vec![
+        created("nightly-drift", StackSetOperationAction::DetectDrift, 1002),
+        created("op-0", StackSetOperationAction::Delete, 1001),
+        created("before", StackSetOperationAction::Update, 1000),
+        created("older", StackSetOperationAction::Create, 10),
+    ])
+    .await;
+    // op-0 is not this plan's, and it is newer: only the drift detection and the older ones pass.
+    assert_eq!(starts, 0);
+    assert!(
+        report.stack_sets[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("DELETE op-0")
+    );
+
+    let (starts, report) = step_after(vec![
+        created("nightly-drift", StackSetOperationAction::DetectDrift, 1002),
+        created("before", StackSetOperationAction::Update, 1000),
+    ])
+    .await;
+    assert_eq!(starts, 1);
+    assert!(report.converged(), "{report:?}");
+}
+
+#[tokio::test]
+async fn this_plans_own_operations_do_not_stop_its_next_step() {
+    let (starts, report) =
+        step_after(vec![created("op-1", StackSetOperationAction::Create, 1001)]).await;
+    assert_eq!(starts, 1);
     assert!(report.converged(), "{report:?}");
 }

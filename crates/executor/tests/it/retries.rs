@@ -159,3 +159,42 @@ async fn a_quota_error_is_retried_like_throttling() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_long_run_of_server_errors_never_exhausts_a_retry_quota() {
+    // Each call fails twice with HTTP 500 before it is answered. The SDK's default retry quota
+    // (500 permits, 14 per retry of a server error) would refuse retries after 35 of them and
+    // fail the call outright; stackfleet's clients keep retrying within their attempts.
+    let calls = 60;
+    let mut rule = mock!(Client::describe_stack_set_operation).sequence();
+    for _ in 0..calls {
+        rule = rule
+            .http_status(
+                500,
+                Some(wire_error(
+                    "InternalFailure",
+                    "We encountered an internal error.",
+                )),
+            )
+            .http_status(
+                500,
+                Some(wire_error(
+                    "InternalFailure",
+                    "We encountered an internal error.",
+                )),
+            )
+            .output(|| operation("op-1", "SUCCEEDED"));
+    }
+    let describe = rule.build();
+    let client = retrying_client(&[&describe]);
+    for i in 0..calls {
+        let out = client
+            .describe_stack_set_operation()
+            .stack_set_name("monitor")
+            .operation_id("op-1")
+            .send()
+            .await;
+        assert!(out.is_ok(), "call {i}: {out:?}");
+    }
+    assert_eq!(describe.num_calls(), calls * 3);
+}

@@ -2,7 +2,7 @@
 //! shapes of the CloudFormation API reference, and a compact view of the event stream.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
@@ -10,12 +10,14 @@ use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::operation::create_stack_instances::CreateStackInstancesOutput;
 use aws_sdk_cloudformation::operation::describe_stack_set_operation::DescribeStackSetOperationOutput;
 use aws_sdk_cloudformation::operation::list_stack_set_operation_results::ListStackSetOperationResultsOutput;
+use aws_sdk_cloudformation::operation::list_stack_set_operations::ListStackSetOperationsOutput;
 use aws_sdk_cloudformation::types::{
     StackSetOperation, StackSetOperationAction, StackSetOperationResultStatus,
     StackSetOperationResultSummary, StackSetOperationStatus, StackSetOperationStatusDetails,
 };
-use aws_smithy_mocks::{Rule, RuleMode, mock_client};
-use stackfleet_executor::retry::retry_config;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use stackfleet_executor::operation::CHANGES_PAGE_SIZE;
+use stackfleet_executor::retry::{retry_config, retry_partition};
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, apply};
 use stackfleet_planner::Plan;
 use stackfleet_planner::fleet::{CallAs, PermissionModel, Rollout};
@@ -43,18 +45,33 @@ pub fn fast_poll() -> PollPolicy {
 /// A client answering from `rules` (first matching, not exhausted rule wins; a call no rule
 /// answers panics), with retries off: every call in a test is one attempt.
 pub fn client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, |c| c
+    let rules = with_no_changes_since_the_plan(rules);
+    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &rules, |c| c
         .retry_config(RetryConfig::disabled()))
 }
 
-/// A client with the retry configuration the CLI sets ([`retry_config`]), but a short first
+/// `rules`, after one that answers apply's check before each step (a ListStackSetOperations
+/// page of [`CHANGES_PAGE_SIZE`]) with no operation: the tests of that check build their own
+/// client.
+fn with_no_changes_since_the_plan<'a>(rules: &[&'a Rule]) -> Vec<&'a Rule> {
+    static NONE: LazyLock<Rule> = LazyLock::new(|| {
+        mock!(Client::list_stack_set_operations)
+            .match_requests(|r| r.max_results() == Some(CHANGES_PAGE_SIZE))
+            .then_output(|| ListStackSetOperationsOutput::builder().build())
+    });
+    let mut all = vec![&*NONE];
+    all.extend_from_slice(rules);
+    all
+}
+
+/// A client with the retry configuration the CLI sets ([`retry_config`], [`retry_partition`]), but a short first
 /// back-off so that the suite stays fast (the classifier and the attempts, not the delay, are
 /// under test).
 pub fn retrying_client(rules: &[&Rule]) -> Client {
-    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, |c| c
-        .retry_config(
-            retry_config().with_initial_backoff(Duration::from_millis(1))
-        ))
+    let rules = with_no_changes_since_the_plan(rules);
+    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, &rules, |c| c
+        .retry_config(retry_config().with_initial_backoff(Duration::from_millis(1)))
+        .retry_partition(retry_partition()))
 }
 
 /// An error response as CloudFormation (awsQuery protocol) sends it on the wire.
