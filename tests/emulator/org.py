@@ -160,7 +160,9 @@ def set_account_status(account: str, status: str) -> None:
     backend = management_backend(account)
     for acct in backend.accounts if backend is not None else []:
         if acct.id == account:
+            # moto keeps the older `Status` and the newer `State` apart; both say the same here.
             acct.status = status
+            acct.state = status
             return
     raise ValueError(f"account {account} is in no organization")
 

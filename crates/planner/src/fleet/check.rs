@@ -400,11 +400,15 @@ impl Checker<'_> {
                 tags.insert(key.into_inner(), value.into_inner());
             }
         }
-        // One tag is stackfleet's own marker.
-        if tags.len() > 49 {
+        // One tag is stackfleet's own marker; `retain_stacks_on_delete` takes a second.
+        let own = 1 + usize::from(raw.retain_stacks_on_delete);
+        if tags.len() > 50 - own {
             self.error(
                 &raw.name.span(),
-                "a stack set takes at most 49 tags here (50 minus stackfleet's own)",
+                format!(
+                    "a stack set takes at most {} tags here (50 minus the {own} stackfleet adds)",
+                    50 - own
+                ),
             );
         }
 
