@@ -388,3 +388,28 @@ fn the_guard_counts_instances_and_removed_resources_per_account() {
         "{words}"
     );
 }
+
+#[test]
+fn the_retain_tag_counts_against_the_fifty_tags_of_a_stack_set() {
+    let tags: Vec<String> = (0..49).map(|i| format!("k{i} = \"v\"")).collect();
+    let text = fleet_text(&[R], "organizational_units = [\"/A\"]").replace(
+        "permission_model = \"self-managed\"",
+        &format!(
+            "permission_model = \"self-managed\"\ntags = {{ {} }}",
+            tags.join(", ")
+        ),
+    );
+    assert!(
+        Dir::new().parse(&text).is_ok(),
+        "49 tags and the fleet's own"
+    );
+    let retaining = text.replace(
+        "permission_model = \"self-managed\"",
+        "permission_model = \"self-managed\"\nretain_stacks_on_delete = true",
+    );
+    let error = Dir::new().parse(&retaining).unwrap_err().to_string();
+    assert!(
+        error.contains("at most 48 tags here (50 minus the 2 stackfleet adds)"),
+        "{error}"
+    );
+}
