@@ -9,6 +9,13 @@ time:
     GET  /_emulator/config          -> {"instance_seconds": 30.0, "time_scale": 0.0003}
     POST /_emulator/config  {"time_scale": 0.01}   -> the new settings (unknown keys: HTTP 400)
 
+One more knob sets an account's Organizations status, for what tests cannot do through the API:
+AWS Support reopens a closed account within its post-closure period ("Close an AWS account",
+AWS Account Management Reference Guide,
+https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-closing.html):
+
+    POST /_emulator/account-status  {"account_id": "...", "status": "ACTIVE"}  -> the account
+
 A change applies to operations submitted afterwards; running ones keep their schedule.
 
 Every request goes through `EmulatorApp`, which holds one lock around moto (moto's backends are
@@ -85,10 +92,30 @@ def _json_response(start_response: Any, status: str, body: Any) -> Iterable[byte
     return [data]
 
 
+def _account_status(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """`POST /_emulator/account-status`: sets an account's Organizations status."""
+    from . import org
+
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b"{}"
+    try:
+        body = json.loads(raw or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        account, status = str(body["account_id"]), str(body["status"])
+        org.set_account_status(account, status)
+    except (KeyError, ValueError) as err:
+        return _json_response(start_response, "400 Bad Request", {"error": str(err)})
+    return _json_response(start_response, "200 OK", {"account_id": account, "status": status})
+
+
 def handle_control(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """`/_emulator/config`: read (GET) or change (POST, JSON object) the time settings."""
+    """`/_emulator/config`: read (GET) or change (POST, JSON object) the time settings;
+    `/_emulator/account-status` (POST): an account's status."""
     path = environ.get("PATH_INFO", "")
     method = environ.get("REQUEST_METHOD", "GET")
+    if path.rstrip("/") == "/_emulator/account-status" and method == "POST":
+        return _account_status(environ, start_response)
     if path.rstrip("/") != "/_emulator/config":
         return _json_response(start_response, "404 Not Found", {"error": f"no such path {path}"})
     if method == "POST":

@@ -597,6 +597,14 @@ def _start(op: Operation, at: float) -> None:
 
     def outcome(account: str, region: str) -> Outcome:
         key = (account, region)
+        if key not in op.outcomes and op.action == "DELETE" and op.retain_stacks:
+            # RetainStacks "disconnects the stack instance from the stack set and doesn't delete
+            # the stack instance in the target account": nothing reaches the account, which is
+            # why it is AWS's remedy for INOPERABLE instances and for closed or suspended
+            # accounts (AWS re:Post Knowledge Center, "How do I delete a stack instance from a
+            # CloudFormation stack set in a closed or suspended AWS account?",
+            # https://repost.aws/knowledge-center/cloudformation-removal-stacksets).
+            op.outcomes[key] = (SUCCEEDED, None)
         if key not in op.outcomes:
             found = outcomes.instance_outcome(state.owner, state.stack_set, account, region)
             if op.action == "DETECT_DRIFT" and (found is None or found[0] != SKIPPED):

@@ -151,6 +151,22 @@ def account_status(account: str) -> str | None:
     return None
 
 
+def set_account_status(account: str, status: str) -> None:
+    """Sets the Organizations status of a member account (the control endpoint's
+    `account-status`); ValueError when no organization has it or the status is not one AWS
+    reports."""
+    if status not in ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE"):
+        raise ValueError(f"unknown account status {status!r}")
+    backend = management_backend(account)
+    for acct in backend.accounts if backend is not None else []:
+        if acct.id == account:
+            # moto keeps the older `Status` and the newer `State` apart; both say the same here.
+            acct.status = status
+            acct.state = status
+            return
+    raise ValueError(f"account {account} is in no organization")
+
+
 # ----------------------------------------------------------------------------- patches
 
 

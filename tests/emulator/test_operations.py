@@ -9,6 +9,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_<Name>.htm
 from __future__ import annotations
 
 import time
+import urllib.error
 
 import pytest
 from botocore.exceptions import ClientError
@@ -390,6 +391,66 @@ def test_delete_instances_and_stack_set(emulator, cf, self_managed):
     with pytest.raises(ClientError) as err:
         cf.describe_stack_set(StackSetName="ss")
     assert error_code(err) == "StackSetNotFoundException"
+
+
+def test_retain_stacks_releases_an_inoperable_instance(emulator, cf, self_managed):
+    """A delete that cannot reach the account leaves the instance INOPERABLE; a delete with
+    RetainStacks reaches nothing in the account and so releases it, leaving the stack
+    ("StackInstanceComprehensiveStatus", API Reference; AWS re:Post Knowledge Center "How do I
+    delete a stack instance from a CloudFormation stack set in a closed or suspended AWS
+    account?")."""
+    wait(
+        cf,
+        "ss",
+        cf.create_stack_instances(StackSetName="ss", Accounts=[A], Regions=["us-east-1"])[
+            "OperationId"
+        ],
+    )
+    stack = instances(cf, "ss")[(A, "us-east-1")]["StackId"]
+    emulator.client("iam", account=A).delete_role(RoleName="AWSCloudFormationStackSetExecutionRole")
+    failed = wait(
+        cf,
+        "ss",
+        cf.delete_stack_instances(
+            StackSetName="ss", Accounts=[A], Regions=["us-east-1"], RetainStacks=False
+        )["OperationId"],
+    )
+    assert failed["Status"] == "FAILED"
+    summary = instances(cf, "ss")[(A, "us-east-1")]
+    assert summary["Status"] == "INOPERABLE"
+    assert summary["StackInstanceStatus"]["DetailedStatus"] == "INOPERABLE"
+    released = wait(
+        cf,
+        "ss",
+        cf.delete_stack_instances(
+            StackSetName="ss", Accounts=[A], Regions=["us-east-1"], RetainStacks=True
+        )["OperationId"],
+    )
+    assert released["Status"] == "SUCCEEDED"
+    assert instances(cf, "ss") == {}
+    kept = emulator.client("cloudformation", account=A).describe_stacks(StackName=stack)
+    assert kept["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_account_status_from_the_control_endpoint(emulator):
+    """`POST /_emulator/account-status` sets an account's Organizations status (AWS Support
+    reopens a closed account within its post-closure period, "Close an AWS account", AWS Account
+    Management Reference Guide); unknown statuses and accounts are refused."""
+    o = emulator.client("organizations")
+    o.create_organization(FeatureSet="ALL")
+    member = o.create_account(AccountName="m", Email="m@example.com")["CreateAccountStatus"][
+        "AccountId"
+    ]
+    o.close_account(AccountId=member)
+    assert o.describe_account(AccountId=member)["Account"]["Status"] == "SUSPENDED"
+    answer = emulator.post("/_emulator/account-status", {"account_id": member, "status": "ACTIVE"})
+    assert answer == {"account_id": member, "status": "ACTIVE"}
+    reopened = o.describe_account(AccountId=member)["Account"]
+    assert (reopened["Status"], reopened.get("State", "ACTIVE")) == ("ACTIVE", "ACTIVE")
+    for body in ({"account_id": member, "status": "GONE"}, {"account_id": "1", "status": "ACTIVE"}):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            emulator.post("/_emulator/account-status", body)
+        assert err.value.code == 400
 
 
 def test_describe_missing_instance(cf, self_managed):

@@ -19,6 +19,7 @@ mod plan;
 mod proxy;
 mod reliability;
 mod stacksets;
+mod statuses;
 mod templates;
 mod timeouts;
 mod validate;

@@ -326,10 +326,16 @@ async fn run_operation(
         planned_at: i64::try_from(plan.planned_at).unwrap_or(i64::MAX),
     };
     let expected = Some(&expected);
-    // A stack set that left fleet.toml has no rollout of its own: its deletion runs with
-    // stackfleet's recommended one rather than AWS's one account at a time.
+    // A stack set that left fleet.toml has no rollout of its own: its deletion runs with the one
+    // the plan recorded (fleet.toml's [defaults.rollout]), or stackfleet's recommended one for a
+    // plan that has none, rather than AWS's one account at a time.
     let recommended = Rollout::recommended();
-    let rollout = set.desired.as_ref().map_or(&recommended, |d| &d.rollout);
+    let rollout = set
+        .desired
+        .as_ref()
+        .map(|d| &d.rollout)
+        .or(set.rollout.as_ref())
+        .unwrap_or(&recommended);
     let preferences = operation_preferences(Some(rollout));
     let service = set.permission_model == PermissionModel::ServiceManaged;
     let targets = || {
@@ -374,10 +380,9 @@ async fn run_operation(
             .await
         }
         OperationAction::DeleteInstances => {
-            let retain = set
-                .desired
-                .as_ref()
-                .is_some_and(|d| d.retain_stacks_on_delete);
+            // Decided by the plan: `retain_stacks_on_delete` (or the stack set's retain tag), and
+            // inoperable instances released as AWS documents.
+            let retain = op.retain_stacks;
             ctx.start_expecting(
                 "DeleteStackInstances",
                 id,

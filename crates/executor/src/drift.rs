@@ -147,8 +147,8 @@ pub async fn report(
     for instance in instances {
         let drift_status = instance
             .drift_status
-            .clone()
-            .unwrap_or_else(|| "NOT_CHECKED".to_string());
+            .as_ref()
+            .map_or_else(|| "NOT_CHECKED".to_string(), ToString::to_string);
         let resources = match (&detection, drift_status.as_str()) {
             (Some((id, _)), "DRIFTED") => {
                 resource_drifts(ctx, id, &instance.account, &instance.region).await?

@@ -9,7 +9,9 @@ use aws_sdk_cloudformation::types::{
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_planner::fleet::{AutoDeployment, CallAs, FLEET_TAG, PermissionModel};
-use stackfleet_planner::observed::{InstanceStatus, Observed, ObservedInstance, ObservedStackSet};
+use stackfleet_planner::observed::{
+    DetailedStatus, DriftStatus, InstanceStatus, Observed, ObservedInstance, ObservedStackSet,
+};
 
 use crate::error::ExecError;
 
@@ -143,9 +145,9 @@ pub async fn list_instances(
             detailed_status: s
                 .stack_instance_status()
                 .and_then(|d| d.detailed_status())
-                .map(|d| d.as_str().to_string()),
+                .map(|d| DetailedStatus::from(d.as_str())),
             status_reason: s.status_reason().map(str::to_string),
-            drift_status: s.drift_status().map(|d| d.as_str().to_string()),
+            drift_status: s.drift_status().map(|d| DriftStatus::from(d.as_str())),
             organizational_unit_id: s.organizational_unit_id().map(str::to_string),
         })
         .collect();

@@ -10,6 +10,7 @@ use crate::fleet::Fleet;
 use crate::inventory::{AccountStatus, Inventory};
 use crate::monitor::{RegionDelivery, Selection};
 use crate::observed::{DetailedStatus, DriftStatus, InstanceStatus, Observed, ObservedInstance};
+use crate::plan::{FindingKind, InstanceFinding};
 use crate::targets::{Resolver, SkipReason, ou_paths};
 
 /// The status of one account × region of one stack set.
@@ -44,6 +45,15 @@ pub enum CoverageStatus {
     /// Covered by an instance, but whether a trail records the calls is unknown (no organization
     /// trail visible). Counts as covered unless `--require-trail`.
     Unverified,
+    /// An instance of an account that is no longer in the organization: never deleted by apply;
+    /// the reason says how to remove it.
+    Orphaned,
+    /// A service-managed instance recorded under an OU the organization no longer has: no
+    /// operation can reach it; the reason says what to do.
+    Stranded,
+    /// StackSets reports a status this version of stackfleet does not know: never counted as
+    /// covered.
+    Unknown,
 }
 
 impl CoverageStatus {
@@ -62,11 +72,14 @@ impl CoverageStatus {
             CoverageStatus::Untargeted => "untargeted",
             CoverageStatus::Blind => "blind",
             CoverageStatus::Unverified => "unverified",
+            CoverageStatus::Orphaned => "orphaned",
+            CoverageStatus::Stranded => "stranded",
+            CoverageStatus::Unknown => "unknown",
         }
     }
 
     /// Every status, in legend order.
-    pub const ALL: [CoverageStatus; 12] = [
+    pub const ALL: [CoverageStatus; 15] = [
         CoverageStatus::Covered,
         CoverageStatus::Missing,
         CoverageStatus::Failed,
@@ -79,6 +92,9 @@ impl CoverageStatus {
         CoverageStatus::Untargeted,
         CoverageStatus::Blind,
         CoverageStatus::Unverified,
+        CoverageStatus::Orphaned,
+        CoverageStatus::Stranded,
+        CoverageStatus::Unknown,
     ];
 }
 
@@ -293,6 +309,17 @@ pub fn coverage(
                     fields.join(", ")
                 )
             });
+        // The plan's own triage, so that coverage and plan tell the same story about an instance.
+        let found: BTreeMap<(String, String), InstanceFinding> = observed
+            .stack_sets
+            .get(&spec.name)
+            .map(|o| {
+                crate::plan::instance_findings(spec, &selection, inventory, o, pending.is_some())
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| ((f.account.clone(), f.region.clone()), f))
+            .collect();
         let mut regions: BTreeSet<&str> = spec.regions.iter().map(String::as_str).collect();
         regions.extend(instances.keys().map(|(_, r)| *r));
         let mut accounts: BTreeSet<&str> = inventory.accounts.keys().map(String::as_str).collect();
@@ -312,6 +339,7 @@ pub fn coverage(
                     selection.excluded.contains(*account),
                     skipped.get(*account).copied(),
                     instance,
+                    found.get(&(account.to_string(), region.to_string())),
                     pending.as_deref(),
                 );
                 // Only governed regions and real instances make cells: an ungoverned region with
@@ -370,6 +398,7 @@ fn percent(covered: usize, required: usize) -> f64 {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn classify(
     account_status: Option<&AccountStatus>,
     governed: bool,
@@ -377,11 +406,22 @@ fn classify(
     excluded: bool,
     skipped: Option<SkipReason>,
     instance: Option<&ObservedInstance>,
+    finding: Option<&InstanceFinding>,
     pending_update: Option<&str>,
 ) -> (CoverageStatus, String) {
     use CoverageStatus::*;
+    // Instances apply cannot act on are named for what they are, with the remedy, before
+    // anything else: none of them counts as covered.
+    if let Some(f) = finding {
+        match f.kind {
+            FindingKind::Orphaned => return (Orphaned, f.remedy.clone()),
+            FindingKind::Stranded => return (Stranded, f.remedy.clone()),
+            FindingKind::UnknownStatus => return (Unknown, f.remedy.clone()),
+            FindingKind::Inoperable | FindingKind::Reactivated => {}
+        }
+    }
     let suspended_account = account_status.is_some_and(|s| *s != AccountStatus::Active);
-    if suspended_account || instance.is_some_and(ObservedInstance::is_skipped_suspended) {
+    if suspended_account {
         let what = account_status.map_or("suspended", AccountStatus::label);
         return (
             Suspended,
@@ -422,46 +462,50 @@ fn classify(
         return (Missing, "no stack instance; apply creates it".to_string());
     };
     let reason = instance.status_reason.clone().unwrap_or_default();
-    let detailed = instance.detailed();
-    let failed = match &detailed {
-        Some(DetailedStatus::Failed | DetailedStatus::Inoperable) => true,
+    let detailed = instance.detailed_status.as_ref();
+    // Every documented detailed status is named: a new one must say where it belongs.
+    let failed = match detailed {
+        Some(
+            DetailedStatus::Failed | DetailedStatus::Inoperable | DetailedStatus::FailedImport,
+        ) => true,
         Some(
             DetailedStatus::Pending
             | DetailedStatus::Running
             | DetailedStatus::Succeeded
             | DetailedStatus::Cancelled
-            | DetailedStatus::SkippedSuspendedAccount
-            | DetailedStatus::FailedImport
-            | DetailedStatus::Other(_),
+            | DetailedStatus::SkippedSuspendedAccount,
         )
         | None => false,
+        // Unknown values were taken by the finding above; if one gets here, it is no success.
+        Some(DetailedStatus::Other(_)) => true,
     };
     if instance.status == InstanceStatus::Inoperable || failed {
-        let reason = if reason.is_empty() {
+        let mut reason = if reason.is_empty() {
             format!(
                 "last operation {}",
-                detailed.as_ref().map_or("failed", DetailedStatus::as_str)
+                detailed.map_or("failed", DetailedStatus::as_str)
             )
         } else {
             reason
         };
+        if let Some(f) = finding {
+            reason = format!("{reason}; {}", f.remedy);
+        }
         return (Failed, reason);
     }
-    let drifted = match instance.drift() {
+    let drifted = match &instance.drift_status {
         Some(DriftStatus::Drifted) => true,
-        Some(
-            DriftStatus::InSync
-            | DriftStatus::NotChecked
-            | DriftStatus::Unknown
-            | DriftStatus::Other(_),
-        )
-        | None => false,
+        Some(DriftStatus::InSync | DriftStatus::NotChecked | DriftStatus::Unknown) | None => false,
+        Some(DriftStatus::Other(_)) => false,
     };
     if drifted {
         return (
             Drifted,
             "the stack was changed outside StackSets (last drift detection)".to_string(),
         );
+    }
+    if let Some(f) = finding.filter(|f| f.kind == FindingKind::Reactivated) {
+        return (Outdated, f.remedy.clone());
     }
     match &instance.status {
         InstanceStatus::Current => match pending_update {
@@ -474,16 +518,13 @@ fn classify(
                 InstanceStatus::Other(s) => s.as_str(),
                 InstanceStatus::Current | InstanceStatus::Inoperable => "not current",
             };
-            let detail = detailed
-                .as_ref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
+            let detail = detailed.map(|d| format!(" ({d})")).unwrap_or_default();
             let reason = if reason.is_empty() {
                 format!("instance is {what}{detail}")
             } else {
                 format!("{reason}{detail}")
             };
-            if detailed == Some(DetailedStatus::Cancelled) {
+            if detailed == Some(&DetailedStatus::Cancelled) {
                 (Failed, reason)
             } else {
                 (Outdated, reason)

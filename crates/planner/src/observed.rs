@@ -52,19 +52,19 @@ pub struct ObservedInstance {
     pub region: String,
     /// `CURRENT`, `OUTDATED` or `INOPERABLE`.
     pub status: InstanceStatus,
-    /// `SUCCEEDED`, `FAILED`, `SKIPPED_SUSPENDED_ACCOUNT`, …, as StackSets writes it; read it with
-    /// [`ObservedInstance::detailed`].
-    pub detailed_status: Option<String>,
+    /// `SUCCEEDED`, `FAILED`, `SKIPPED_SUSPENDED_ACCOUNT`, … (`StackInstanceComprehensiveStatus`);
+    /// written in JSON as StackSets writes it.
+    pub detailed_status: Option<DetailedStatus>,
     /// Why the instance is in its status.
     pub status_reason: Option<String>,
-    /// `IN_SYNC`, `DRIFTED`, `NOT_CHECKED`, `UNKNOWN`, as StackSets writes it; read it with
-    /// [`ObservedInstance::drift`].
-    pub drift_status: Option<String>,
+    /// `IN_SYNC`, `DRIFTED`, `NOT_CHECKED`, `UNKNOWN`; written in JSON as StackSets writes it.
+    pub drift_status: Option<DriftStatus>,
     /// Service-managed: the OU the instance was deployed through.
     pub organizational_unit_id: Option<String>,
 }
 
-/// `StackInstanceStatus`.
+/// `StackInstanceStatus` ("StackInstanceSummary", CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceSummary.html).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstanceStatus {
@@ -91,26 +91,42 @@ impl InstanceStatus {
 }
 
 impl ObservedInstance {
-    /// The detailed status, read; `None` when StackSets reports none.
-    pub fn detailed(&self) -> Option<DetailedStatus> {
-        self.detailed_status.as_deref().map(DetailedStatus::from)
-    }
-
-    /// The drift status, read; `None` when StackSets reports none.
-    pub fn drift(&self) -> Option<DriftStatus> {
-        self.drift_status.as_deref().map(DriftStatus::from)
-    }
-
     /// Whether StackSets skipped this instance because its account is suspended.
     pub fn is_skipped_suspended(&self) -> bool {
-        self.detailed() == Some(DetailedStatus::SkippedSuspendedAccount)
+        self.detailed_status == Some(DetailedStatus::SkippedSuspendedAccount)
+    }
+
+    /// Whether a failed `DeleteStackInstances` left the instance inoperable: StackSets excludes it
+    /// from further updates ("StackInstanceComprehensiveStatus", CloudFormation API Reference,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
+    pub fn is_inoperable(&self) -> bool {
+        self.status == InstanceStatus::Inoperable
+            || self.detailed_status == Some(DetailedStatus::Inoperable)
+    }
+
+    /// A status value this version of stackfleet does not know, as StackSets wrote it (the
+    /// first of status, detailed status and drift status that is unknown).
+    pub fn unknown_status(&self) -> Option<&str> {
+        if let InstanceStatus::Other(s) = &self.status {
+            return Some(s);
+        }
+        if let Some(DetailedStatus::Other(s)) = &self.detailed_status {
+            return Some(s);
+        }
+        if let Some(DriftStatus::Other(s)) = &self.drift_status {
+            return Some(s);
+        }
+        None
     }
 
     /// Whether the instance needs another run to become current: it failed, was cancelled or
     /// never ran. Pending and running instances belong to an operation still under way.
     pub fn needs_repair(&self) -> bool {
         self.status == InstanceStatus::Outdated
-            && self.detailed().is_none_or(|d| d.needs_another_run())
+            && self
+                .detailed_status
+                .as_ref()
+                .is_none_or(DetailedStatus::needs_another_run)
     }
 }
 
@@ -314,6 +330,17 @@ mod tests {
                 status
             );
         }
+        for (text, status) in [
+            ("CURRENT", InstanceStatus::Current),
+            ("OUTDATED", InstanceStatus::Outdated),
+            ("INOPERABLE", InstanceStatus::Inoperable),
+        ] {
+            assert_eq!(InstanceStatus::from_aws(text), status);
+        }
+        assert_eq!(
+            InstanceStatus::from_aws("LATER"),
+            InstanceStatus::Other("LATER".to_string())
+        );
         let new = DetailedStatus::from("SOMETHING_NEW");
         assert_eq!(new, DetailedStatus::Other("SOMETHING_NEW".to_string()));
         assert_eq!(serde_json::to_string(&new).unwrap(), "\"SOMETHING_NEW\"");

@@ -334,38 +334,17 @@ fn short(fingerprint: &str) -> &str {
     &fingerprint[..fingerprint.len().min(12)]
 }
 
-/// Refuses, before any change, to delete stack sets or more than [`DELETE_GUARD`] instances
-/// unless `--allow-delete` was given. Counted from the operations apply will run, never from the
-/// plan's summary (a saved plan's summary is only a claim).
+/// Refuses, before any change, to delete stack sets or to remove more than [`DELETE_GUARD`]
+/// things from the accounts (instances, and template resources once per stack that loses them)
+/// unless `--allow-delete` was given. Counted from the operations and template changes apply will
+/// run ([`stackfleet_planner::plan::removals`]), never from the plan's summary (a saved plan's
+/// summary is only a claim).
 pub(crate) fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliError> {
-    let deleted_sets: Vec<&str> = plan
-        .stack_sets
-        .iter()
-        .filter(|p| p.action == StackSetAction::Delete)
-        .map(|p| p.name.as_str())
-        .collect();
-    let delete_ops = || {
-        plan.stack_sets
-            .iter()
-            .flat_map(|s| &s.operations)
-            .filter(|o| o.action == stackfleet_planner::plan::OperationAction::DeleteInstances)
-    };
-    let instances: usize = delete_ops().map(|o| o.instances).sum();
-    if allow_delete || (deleted_sets.is_empty() && instances <= DELETE_GUARD) {
+    let removals = stackfleet_planner::plan::removals(plan);
+    if allow_delete || (removals.stack_sets.is_empty() && removals.total() <= DELETE_GUARD) {
         return Ok(());
     }
-    let mut what = Vec::new();
-    if !deleted_sets.is_empty() {
-        what.push(format!(
-            "{} stack set(s) ({})",
-            deleted_sets.len(),
-            deleted_sets.join(", ")
-        ));
-    }
-    if instances > 0 {
-        what.push(format!("{instances} instance(s)"));
-    }
-    Err(CliError::DeleteNotAllowed(what.join(" and ")))
+    Err(CliError::DeleteNotAllowed(removals.describe()))
 }
 
 /// Shows the plan and asks for `yes` on a terminal; refuses without one unless auto-approved.

@@ -26,6 +26,9 @@ pub(super) fn symbol(status: CoverageStatus) -> &'static str {
         CoverageStatus::Untargeted => "-",
         CoverageStatus::Blind => "B",
         CoverageStatus::Unverified => "?",
+        CoverageStatus::Orphaned => "G",
+        CoverageStatus::Stranded => "T",
+        CoverageStatus::Unknown => "!",
     }
 }
 
@@ -69,13 +72,16 @@ fn is_gap(status: CoverageStatus) -> bool {
         | CoverageStatus::Outdated
         | CoverageStatus::Drifted
         | CoverageStatus::Suspended
-        | CoverageStatus::Blind => true,
+        | CoverageStatus::Blind
+        | CoverageStatus::Stranded
+        | CoverageStatus::Unknown => true,
         // Counted as covered unless `--require-trail`; its cells are listed with their reason.
         CoverageStatus::Unverified
         | CoverageStatus::Covered
         | CoverageStatus::Excluded
         | CoverageStatus::NotDeployable
         | CoverageStatus::Unmanaged
+        | CoverageStatus::Orphaned
         | CoverageStatus::Untargeted => false,
     }
 }
@@ -195,7 +201,14 @@ struct Row<'a> {
 }
 
 fn is_problem(c: &CoverageCell) -> bool {
-    (c.required && !c.status.counts_as_covered(false)) || c.status == CoverageStatus::Unmanaged
+    (c.required && !c.status.counts_as_covered(false))
+        || matches!(
+            c.status,
+            CoverageStatus::Unmanaged
+                | CoverageStatus::Orphaned
+                | CoverageStatus::Stranded
+                | CoverageStatus::Unknown
+        )
 }
 
 /// The accounts of a stack set, in account order.

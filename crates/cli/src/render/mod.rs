@@ -6,6 +6,7 @@ pub mod coverage_html;
 pub mod doctor;
 pub mod drift;
 pub mod estimate;
+pub mod findings;
 pub mod init;
 pub mod plan;
 

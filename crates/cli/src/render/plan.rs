@@ -38,6 +38,16 @@ fn shown_action(s: &StackSetPlan) -> &'static str {
     }
 }
 
+/// The operation as the plan names it; a delete that keeps the stacks says so.
+fn operation_label(op: &Operation) -> String {
+    let label = operation_action(op.action);
+    if op.retain_stacks {
+        format!("{label} (keep stacks)")
+    } else {
+        label.to_string()
+    }
+}
+
 fn operation_action(a: OperationAction) -> &'static str {
     match a {
         OperationAction::CreateInstances => "create instances",
@@ -82,10 +92,20 @@ fn change_cells(s: &StackSetPlan, c: &FieldChange) -> (String, String) {
                     .count()
             };
             let (removed, added) = (lines('-', "---"), lines('+', "+++"));
+            // Resources that leave every stack are a deletion reviewers must see by name.
+            let leaving = if s.removed_resources.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; removes {} from every stack: {}",
+                    count(s.removed_resources.len(), "resource", "resources"),
+                    s.removed_resources.join(", ")
+                )
+            };
             (
                 format!("{} removed", count(removed, "line", "lines")),
                 format!(
-                    "{} added (template diff below)",
+                    "{} added (template diff below){leaving}",
                     count(added, "line", "lines")
                 ),
             )
@@ -279,7 +299,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
                 ops.add_row(vec![
                     s.name.clone(),
                     (i + 1).to_string(),
-                    operation_action(op.action).to_string(),
+                    operation_label(op),
                     operation_accounts(op, detail),
                     if op.regions.is_empty() {
                         "all".to_string()
@@ -320,6 +340,8 @@ pub fn table(plan: &Plan, detail: bool) -> String {
         }
         let _ = writeln!(out, "\nTargeted accounts that get no instance:\n{t}");
     }
+
+    out.push_str(&super::findings::table(plan));
 
     if detail {
         let mut t = new_table(&["Stack set", "Change", "Account", "Region"]);
@@ -448,7 +470,7 @@ pub fn markdown(plan: &Plan) -> String {
                     "| `{}` | {} | {} | {} | {} | {} | {} |",
                     md_cell(&s.name),
                     i + 1,
-                    operation_action(op.action),
+                    operation_label(op),
                     md_cell(&operation_accounts(op, true)),
                     if op.regions.is_empty() {
                         "all".to_string()
@@ -489,6 +511,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         let _ = writeln!(out, "\n</details>");
     }
+    out.push_str(&super::findings::markdown(plan));
     out
 }
 
@@ -534,6 +557,9 @@ mod tests {
                 retain_stacks_on_delete: false,
                 rollout: Default::default(),
             }),
+            removed_resources: Vec::new(),
+            findings: Vec::new(),
+            rollout: None,
         }
     }
 

@@ -309,9 +309,9 @@ async fn observe_reads_every_page_of_the_fleets_stack_sets() {
                 account: account.to_string(),
                 region: region.to_string(),
                 status,
-                detailed_status: Some(detailed.to_string()),
+                detailed_status: Some(detailed.into()),
                 status_reason: reason.map(str::to_string),
-                drift_status: Some(drift.to_string()),
+                drift_status: Some(drift.into()),
                 organizational_unit_id: None,
             }
         };

@@ -333,3 +333,39 @@ async fn a_stack_set_that_left_the_fleet_is_deleted_with_the_recommended_rollout
         Some(ConcurrencyMode::SoftFailureTolerance)
     );
 }
+
+#[tokio::test]
+async fn a_deletion_runs_with_the_plans_rollout_and_retain_stacks() {
+    let seen = recording();
+    let mut set = stack_set(
+        "gone",
+        StackSetAction::Delete,
+        PermissionModel::SelfManaged,
+        vec![op("op-d", OperationAction::DeleteInstances, &[A1], &[USE1])],
+    );
+    // What the planner records for a stack set that left fleet.toml: [defaults.rollout] and, from
+    // the stackfleet:retain-stacks tag, RetainStacks on its deletes.
+    set.rollout = Some(stackfleet_planner::fleet::Rollout {
+        max_concurrent: Some(stackfleet_planner::fleet::Limit::Count(7)),
+        ..Default::default()
+    });
+    set.operations[0].retain_stacks = true;
+    let plan = plan(vec![set]);
+
+    let deleted = mock!(Client::delete_stack_set).then_output(|| {
+        aws_sdk_cloudformation::operation::delete_stack_set::DeleteStackSetOutput::builder().build()
+    });
+    let mut rules: Vec<&Rule> = seen.rules.iter().collect();
+    rules.push(&deleted);
+    let client = client(&rules);
+    let (report, _) = run(&client, &plan).await;
+    assert!(report.converged(), "{report:?}");
+
+    let [delete] = &seen.delete.requests()[..] else {
+        panic!()
+    };
+    assert_eq!(delete.retain_stacks(), Some(true));
+    let preferences = delete.operation_preferences.clone().unwrap();
+    assert_eq!(preferences.max_concurrent_count, Some(7));
+    assert_eq!(preferences.max_concurrent_percentage, None);
+}

@@ -152,6 +152,9 @@ pub fn stack_set(
         operations,
         instance_time: None,
         desired: (action != StackSetAction::Delete).then(|| desired(permission_model)),
+        removed_resources: Vec::new(),
+        findings: Vec::new(),
+        rollout: None,
     }
 }
 
@@ -189,6 +192,7 @@ pub fn op(id: &str, action: OperationAction, accounts: &[&str], regions: &[&str]
         accounts: accounts.iter().map(|a| a.to_string()).collect(),
         regions: regions.iter().map(|r| r.to_string()).collect(),
         organizational_units: Vec::new(),
+        retain_stacks: false,
         instances: accounts.len() * regions.len(),
         estimated_seconds: 0,
     }

@@ -16,7 +16,7 @@ use crate::template::{self, MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
 use super::ids::{is_account_id, is_ou_id, is_role_arn, is_root_id, is_stack_set_name};
 use super::model::{
     CallAs, FLEET_TAG, Fleet, Limit, Located, OrganizationSettings, OuRef, PermissionModel,
-    Rollout, StackSetSpec, Targets,
+    RETAIN_TAG, Rollout, StackSetSpec, Targets,
 };
 use super::raw::{RawFleet, RawOrganization, RawRollout, RawStackSet};
 
@@ -113,6 +113,7 @@ impl Checker<'_> {
             name,
             organization,
             stack_sets,
+            default_rollout,
         }
     }
 
@@ -383,7 +384,10 @@ impl Checker<'_> {
 
         let mut tags = BTreeMap::new();
         for (key, value) in raw.tags {
-            if key.get_ref().starts_with("aws:") || key.get_ref() == FLEET_TAG {
+            if key.get_ref().starts_with("aws:")
+                || key.get_ref() == FLEET_TAG
+                || key.get_ref() == RETAIN_TAG
+            {
                 self.error(
                     &key.span(),
                     format!("tag key {:?} is reserved", key.get_ref()),
@@ -396,11 +400,15 @@ impl Checker<'_> {
                 tags.insert(key.into_inner(), value.into_inner());
             }
         }
-        // One tag is stackfleet's own marker.
-        if tags.len() > 49 {
+        // One tag is stackfleet's own marker; `retain_stacks_on_delete` takes a second.
+        let own = 1 + usize::from(raw.retain_stacks_on_delete);
+        if tags.len() > 50 - own {
             self.error(
                 &raw.name.span(),
-                "a stack set takes at most 49 tags here (50 minus stackfleet's own)",
+                format!(
+                    "a stack set takes at most {} tags here (50 minus the {own} stackfleet adds)",
+                    50 - own
+                ),
             );
         }
 

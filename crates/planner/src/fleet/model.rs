@@ -12,6 +12,10 @@ use crate::template::Template;
 /// stack set that later leaves fleet.toml is recognised as ours and never confused with others.
 pub const FLEET_TAG: &str = "stackfleet:fleet";
 
+/// The tag stackfleet puts on a stack set whose entry says `retain_stacks_on_delete = true`
+/// (value `true`), so that deleting the stack set after it left fleet.toml still keeps the stacks.
+pub const RETAIN_TAG: &str = "stackfleet:retain-stacks";
+
 /// The validated contents of a fleet.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fleet {
@@ -23,6 +27,9 @@ pub struct Fleet {
     pub organization: OrganizationSettings,
     /// The stack sets, in file order.
     pub stack_sets: Vec<StackSetSpec>,
+    /// `[defaults.rollout]` (or stackfleet's recommended rollout): what a stack set that left
+    /// fleet.toml is deleted with.
+    pub default_rollout: Rollout,
 }
 
 /// The `[organization]` table.

@@ -276,6 +276,7 @@ mod tests {
             accounts: (0..10).map(|i| format!("{i:012}")).collect(),
             regions: vec!["a".into(), "b".into()],
             organizational_units: Vec::new(),
+            retain_stacks: false,
             instances: 20,
             estimated_seconds: 0,
         };
@@ -329,6 +330,7 @@ mod tests {
                 instances: accounts * regions.len(),
                 regions,
                 organizational_units: Vec::new(),
+                retain_stacks: false,
                 estimated_seconds: 0,
             }],
             instance_time: None,
@@ -345,6 +347,9 @@ mod tests {
                 retain_stacks_on_delete: false,
                 rollout,
             }),
+            removed_resources: Vec::new(),
+            findings: Vec::new(),
+            rollout: None,
         }
     }
 

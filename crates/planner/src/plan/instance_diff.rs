@@ -22,17 +22,20 @@ pub(super) struct InstanceDiff {
     pub create: CellsByAccount,
     /// Instances outside the desired cells, in accounts that can be touched.
     pub delete: CellsByAccount,
-    /// Desired instances that failed, were cancelled or never ran.
+    /// Desired instances that failed, were cancelled, never ran, or were skipped while their
+    /// account (active again) was suspended.
     pub repair: CellsByAccount,
 }
 
 /// Compares the desired cells (`desired` accounts × `regions`) with `instances`. Instances of
-/// `untouchable` accounts are never deleted; `repair` is false when an update of the stack set
-/// runs every instance again anyway.
+/// `untouchable` accounts are never deleted; `held` cells have an instance that is neither
+/// deleted nor run again; `repair` is false when an update of the stack set runs every instance
+/// again anyway.
 pub(super) fn instance_diff(
     regions: &[String],
     desired: &BTreeSet<String>,
-    instances: &[ObservedInstance],
+    instances: &[&ObservedInstance],
+    held: &BTreeSet<(&str, &str)>,
     untouchable: &BTreeSet<&str>,
     repair: bool,
 ) -> InstanceDiff {
@@ -49,12 +52,18 @@ pub(super) fn instance_diff(
         .map(|account| (account.as_str(), 0))
         .collect();
     let mut diff = InstanceDiff::default();
+    for (account, region) in held {
+        if let (Some(has), Some(bit)) = (present.get_mut(account), region_bit.get(region)) {
+            *has |= bit;
+        }
+    }
     for instance in instances {
         let bit = region_bit.get(instance.region.as_str());
         match (present.get_mut(instance.account.as_str()), bit) {
             (Some(has), Some(bit)) => {
                 *has |= bit;
-                if repair && instance.needs_repair() {
+                // A desired account is active: one skipped while it was suspended runs again.
+                if repair && (instance.needs_repair() || instance.is_skipped_suspended()) {
                     diff.repair
                         .entry(instance.account.clone())
                         .or_default()
@@ -85,7 +94,7 @@ pub(super) fn instance_diff(
 }
 
 /// Every instance, by account: what deleting a whole stack set removes.
-pub(super) fn all_instances(instances: &[ObservedInstance]) -> CellsByAccount {
+pub(super) fn all_instances(instances: &[&ObservedInstance]) -> CellsByAccount {
     let mut by_account = CellsByAccount::new();
     for instance in instances {
         by_account

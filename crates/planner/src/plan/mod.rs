@@ -9,30 +9,35 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::fleet::{FLEET_TAG, Fleet, PermissionModel, StackSetSpec};
+use crate::fleet::{FLEET_TAG, Fleet, PermissionModel, RETAIN_TAG, Rollout, StackSetSpec};
 use crate::inventory::{AccountStatus, Inventory};
-use crate::observed::{Observed, ObservedStackSet};
+use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
 use crate::targets::{Resolver, Selection, ou_paths};
+use crate::template;
 
 pub mod estimate;
+mod findings;
 mod fingerprint;
 mod instance_diff;
 mod model;
 mod noecho;
 mod operations;
+mod removals;
 mod settings_diff;
 
 pub use crate::targets::{SkipReason, SkippedAccount};
 pub use fingerprint::fingerprint;
 pub use model::{
-    Cell, DesiredStackSet, FieldChange, Operation, OperationAction, PLAN_FORMAT_VERSION, Plan,
-    PlanOrganization, StackSetAction, StackSetPlan, Summary,
+    Cell, DesiredStackSet, FieldChange, FindingKind, InstanceFinding, Operation, OperationAction,
+    PLAN_FORMAT_VERSION, Plan, PlanOrganization, StackSetAction, StackSetPlan, Summary,
 };
 pub use noecho::{MASK, NOECHO_TAG, is_secret_reference};
 pub use operations::MAX_OUS_PER_OPERATION;
+pub use removals::{AccountRemovals, Removals, removals};
 
+use findings::{Triage, triage};
 use fingerprint::assign_operation_ids;
-use instance_diff::{InstanceDiff, all_instances, cells, count, instance_diff};
+use instance_diff::{CellsByAccount, InstanceDiff, all_instances, cells, count, instance_diff};
 use operations::{current_parent, deployed_through, operations_for, recorded_ous};
 use settings_diff::stack_set_changes;
 
@@ -77,7 +82,7 @@ pub fn plan(
     let declared: BTreeSet<&str> = fleet.stack_sets.iter().map(|s| s.name.as_str()).collect();
     for (name, set) in &observed.stack_sets {
         if !declared.contains(name.as_str()) && set.tags.get(FLEET_TAG) == Some(&fleet.name) {
-            stack_sets.push(plan_deletion(set, inventory));
+            stack_sets.push(plan_deletion(set, inventory, &fleet.default_rollout));
         }
     }
 
@@ -100,6 +105,7 @@ pub fn plan(
         summary.delete_instances += s.delete_instances.len();
         summary.update_instances += s.update_instances.len();
         summary.operations += s.operations.len();
+        summary.removed_resources += s.removed_resources.len() * s.update_instances.len();
         summary.estimated_seconds += s
             .operations
             .iter()
@@ -131,6 +137,11 @@ pub fn plan(
 fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
     let mut tags = spec.tags.clone();
     tags.insert(FLEET_TAG.to_string(), fleet.name.clone());
+    // Recorded on the stack set so that its deletion keeps the stacks even after its entry left
+    // fleet.toml (and with it the setting).
+    if spec.retain_stacks_on_delete {
+        tags.insert(RETAIN_TAG.to_string(), "true".to_string());
+    }
     let no_echo_parameters: BTreeSet<String> = spec
         .template
         .parameters
@@ -170,6 +181,29 @@ pub(crate) fn pending_stack_changes(
         .map(|c| c.field)
         .filter(|f| f == "template" || f.starts_with("parameters.") || f.starts_with("tags."))
         .collect()
+}
+
+/// What the plan finds about `observed`'s instances ([`InstanceFinding`]), for coverage to tell
+/// the same story; `runs_all`: a stack set update is pending.
+pub(crate) fn instance_findings(
+    spec: &StackSetSpec,
+    selection: &Selection,
+    inventory: &Inventory,
+    observed: &ObservedStackSet,
+    runs_all: bool,
+) -> Vec<InstanceFinding> {
+    let regions = &spec.regions;
+    triage(
+        &spec.name,
+        spec.permission_model,
+        inventory,
+        &observed.instances,
+        &|account, region| {
+            selection.desired.contains(account) && regions.iter().any(|r| r == region)
+        },
+        runs_all,
+    )
+    .findings
 }
 
 fn plan_stack_set(
@@ -234,6 +268,22 @@ fn plan_stack_set(
         }
     };
 
+    let regions = &spec.regions;
+    let Triage {
+        usual,
+        held,
+        release,
+        findings,
+    } = triage(
+        &spec.name,
+        spec.permission_model,
+        inventory,
+        instances,
+        &|account, region| {
+            selection.desired.contains(account) && regions.iter().any(|r| r == region)
+        },
+        action == StackSetAction::Update,
+    );
     let InstanceDiff {
         create,
         delete,
@@ -241,7 +291,8 @@ fn plan_stack_set(
     } = instance_diff(
         &spec.regions,
         &selection.desired,
-        instances,
+        &usual,
+        &held,
         &untouchable,
         action == StackSetAction::None,
     );
@@ -256,12 +307,12 @@ fn plan_stack_set(
     let parent_of = |account: &str| current_parent(inventory, account);
     let recorded_ou_of = |account: &str| recorded_ous(&deployed_through, inventory, account);
     let model = spec.permission_model;
-    let mut operations = Vec::new();
-    operations.extend(operations_for(
-        OperationAction::DeleteInstances,
+    let mut operations = release_operations(&release, model, &recorded_ou_of);
+    operations.extend(delete_operations(
         &delete,
         model,
         &recorded_ou_of,
+        spec.retain_stacks_on_delete,
     ));
     // Even with no instance, the update is what changes the template new instances get.
     if action == StackSetAction::Update {
@@ -271,7 +322,8 @@ fn plan_stack_set(
             accounts: Vec::new(),
             regions: Vec::new(),
             organizational_units: Vec::new(),
-            instances: instances.len() - count(&delete),
+            retain_stacks: false,
+            instances: instances.len() - count(&delete) - count(&release),
             estimated_seconds: 0,
         });
     }
@@ -287,6 +339,19 @@ fn plan_stack_set(
         model,
         &parent_of,
     ));
+    let removed_resources = match &observed {
+        Some(o) if action == StackSetAction::Update => {
+            removed_resources(&o.template_body, &spec.template.body)
+        }
+        _ => Vec::new(),
+    };
+    let mut deleted = delete.clone();
+    for (account, regions) in &release {
+        deleted
+            .entry(account.clone())
+            .or_default()
+            .extend(regions.iter().cloned());
+    }
 
     Ok(StackSetPlan {
         name: spec.name.clone(),
@@ -299,11 +364,12 @@ fn plan_stack_set(
         desired_instances: selection.desired.len() * spec.regions.len(),
         existing_instances: instances.len(),
         create_instances: cells(&create),
-        delete_instances: cells(&delete),
+        delete_instances: cells(&deleted),
         update_instances: if action == StackSetAction::Update {
             // UpdateStackSet rolls out to every instance that stays, failed ones included.
-            let mut stays = all_instances(instances);
-            for (account, regions) in &delete {
+            let all: Vec<&ObservedInstance> = instances.iter().collect();
+            let mut stays = all_instances(&all);
+            for (account, regions) in &deleted {
                 if let Some(kept) = stays.get_mut(account) {
                     kept.retain(|r| !regions.contains(r));
                 }
@@ -316,14 +382,88 @@ fn plan_stack_set(
         operations,
         instance_time: None,
         desired: Some(desired),
+        removed_resources,
+        findings,
+        rollout: None,
     })
 }
 
-fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan {
-    let delete = all_instances(&set.instances);
+/// Logical ids the `after` template no longer declares, in the `before` template's order.
+fn removed_resources(before: &str, after: &str) -> Vec<String> {
+    let kept: BTreeSet<String> = template::resource_types(after)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    template::resource_types(before)
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !kept.contains(id))
+        .collect()
+}
+
+/// Inoperable instances leave the stack set with `RetainStacks`, as AWS documents
+/// ("StackInstanceComprehensiveStatus", CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html).
+fn release_operations(
+    release: &CellsByAccount,
+    model: PermissionModel,
+    ou_of: &dyn Fn(&str) -> Vec<String>,
+) -> Vec<Operation> {
+    delete_operations(release, model, ou_of, true)
+}
+
+fn delete_operations(
+    cells: &CellsByAccount,
+    model: PermissionModel,
+    ou_of: &dyn Fn(&str) -> Vec<String>,
+    retain_stacks: bool,
+) -> Vec<Operation> {
+    let mut ops = operations_for(OperationAction::DeleteInstances, cells, model, ou_of);
+    for op in &mut ops {
+        op.retain_stacks = retain_stacks;
+    }
+    ops
+}
+
+fn plan_deletion(
+    set: &ObservedStackSet,
+    inventory: &Inventory,
+    default_rollout: &Rollout,
+) -> StackSetPlan {
+    let Triage {
+        usual,
+        held: _,
+        release,
+        findings,
+    } = triage(
+        &set.name,
+        set.permission_model,
+        inventory,
+        &set.instances,
+        &|_, _| false,
+        false,
+    );
+    let delete = all_instances(&usual);
+    // The entry, and with it `retain_stacks_on_delete`, left fleet.toml: the tag it left on the
+    // stack set says whether the stacks stay.
+    let retain = set.tags.get(RETAIN_TAG).is_some_and(|v| v == "true");
     let deployed_through = deployed_through(set.permission_model, &set.instances);
     let ou_of = |account: &str| recorded_ous(&deployed_through, inventory, account);
     let regions: BTreeSet<String> = set.instances.iter().map(|i| i.region.clone()).collect();
+    let mut operations = release_operations(&release, set.permission_model, &ou_of);
+    operations.extend(delete_operations(
+        &delete,
+        set.permission_model,
+        &ou_of,
+        retain,
+    ));
+    let mut deleted = delete.clone();
+    for (account, regions) in &release {
+        deleted
+            .entry(account.clone())
+            .or_default()
+            .extend(regions.iter().cloned());
+    }
     StackSetPlan {
         name: set.name.clone(),
         action: StackSetAction::Delete,
@@ -335,16 +475,14 @@ fn plan_deletion(set: &ObservedStackSet, inventory: &Inventory) -> StackSetPlan 
         desired_instances: 0,
         existing_instances: set.instances.len(),
         create_instances: Vec::new(),
-        delete_instances: cells(&delete),
+        delete_instances: cells(&deleted),
         update_instances: Vec::new(),
         skipped: Vec::new(),
-        operations: operations_for(
-            OperationAction::DeleteInstances,
-            &delete,
-            set.permission_model,
-            &ou_of,
-        ),
+        operations,
         instance_time: None,
         desired: None,
+        removed_resources: Vec::new(),
+        findings,
+        rollout: Some(default_rollout.clone()),
     }
 }

@@ -77,6 +77,14 @@ pub struct Summary {
     /// [`super::estimate`]).
     #[serde(default)]
     pub estimated_seconds: u64,
+    /// Template resources that updates remove, counted once per stack that loses them (see
+    /// [`StackSetPlan::removed_resources`]).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub removed_resources: usize,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -149,6 +157,71 @@ pub struct StackSetPlan {
     /// The stack set as apply creates or updates it; absent when it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<DesiredStackSet>,
+    /// Logical ids of the resources the template update removes from every stack that stays:
+    /// CloudFormation deletes them in each account × region of `update_instances`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_resources: Vec<String>,
+    /// Instances that apply treats in a way of their own or cannot reach, each with why and what
+    /// to do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<InstanceFinding>,
+    /// A stack set to delete has no `desired`: the rollout its deletion runs with (fleet.toml's
+    /// `[defaults.rollout]`, or stackfleet's recommended one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+}
+
+/// An instance that StackSets reports in a state apply treats in a way of its own, or cannot
+/// reach at all.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InstanceFinding {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// What was found.
+    pub kind: FindingKind,
+    /// What apply does about it, or what a person must do.
+    pub remedy: String,
+}
+
+/// What kind of instance a [`InstanceFinding`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// INOPERABLE: apply releases it (`DeleteStackInstances` with `RetainStacks`) and, when
+    /// fleet.toml still wants it, creates it again.
+    Inoperable,
+    /// SKIPPED_SUSPENDED_ACCOUNT of an account that is active again: apply runs it again.
+    Reactivated,
+    /// The account is no longer in the organization: never deleted, listed with the remedy.
+    Orphaned,
+    /// Service-managed, and the OU recorded on the instance is no longer in the organization:
+    /// no operation can name it, so apply leaves it and says what to do.
+    Stranded,
+    /// A status this version of stackfleet does not know: never counted as covered.
+    UnknownStatus,
+}
+
+impl FindingKind {
+    /// How the kind reads in plans.
+    pub fn label(self) -> &'static str {
+        match self {
+            FindingKind::Inoperable => "inoperable",
+            FindingKind::Reactivated => "reactivated",
+            FindingKind::Orphaned => "orphaned",
+            FindingKind::Stranded => "stranded",
+            FindingKind::UnknownStatus => "unknown-status",
+        }
+    }
+
+    /// Whether apply acts on such instances (otherwise they are only reported).
+    pub fn is_planned(self) -> bool {
+        match self {
+            FindingKind::Inoperable | FindingKind::Reactivated => true,
+            FindingKind::Orphaned | FindingKind::Stranded | FindingKind::UnknownStatus => false,
+        }
+    }
 }
 
 /// One account × region.
@@ -189,6 +262,10 @@ pub struct Operation {
     /// `AccountFilterType = INTERSECTION`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub organizational_units: Vec<String>,
+    /// `delete-instances` only: `RetainStacks`, so the stacks stay in their accounts
+    /// (`retain_stacks_on_delete`, or inoperable instances released as AWS documents).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_stacks: bool,
     /// How many instances the operation touches.
     pub instances: usize,
     /// How long it should take, in seconds (see [`super::estimate`]). Left out of operation ids:

@@ -74,6 +74,7 @@ pub(super) fn operations_for(
                 accounts,
                 regions,
                 organizational_units: Vec::new(),
+                retain_stacks: false,
                 estimated_seconds: 0,
             });
             continue;
@@ -96,6 +97,7 @@ pub(super) fn operations_for(
                 accounts,
                 regions: regions.clone(),
                 organizational_units: ous.into_iter().collect(),
+                retain_stacks: false,
                 estimated_seconds: 0,
             });
         };

@@ -100,7 +100,7 @@ pub fn instance(account: &str, region: &str) -> ObservedInstance {
         account: account.to_string(),
         region: region.to_string(),
         status: InstanceStatus::Current,
-        detailed_status: Some("SUCCEEDED".to_string()),
+        detailed_status: Some("SUCCEEDED".into()),
         status_reason: None,
         drift_status: None,
         organizational_unit_id: None,

@@ -54,7 +54,7 @@ fn every_status_with_its_reason() {
         ("100000000004", "/A", Suspended), // suspended
         ("100000000005", "/A", Active),    // excluded, with a stale instance in r1
         ("100000000006", "/C", Active),    // untargeted
-        ("100000000007", "/A", Active),    // skipped by StackSets as suspended
+        ("100000000007", "/A", Active),    // skipped by StackSets while suspended, active again
     ]);
     let fleet = Dir::new()
         .parse(&fleet_text(
@@ -131,13 +131,15 @@ fn every_status_with_its_reason() {
         status(&report, "100000000006", "us-east-1").0,
         CoverageStatus::Untargeted
     );
-    assert_eq!(
-        status(&report, "100000000007", "us-east-1").0,
-        CoverageStatus::Suspended
-    );
+    // Skipped while suspended, and the account is active again: apply runs it again.
+    let (s, reason) = status(&report, "100000000007", "us-east-1");
+    assert_eq!(s, CoverageStatus::Outdated);
+    assert!(reason.contains("active again"), "{reason}");
+    // Never deleted: reported as orphaned, with the remedy.
     let (s, reason) = status(&report, "999999999999", "us-east-1");
-    assert_eq!(s, CoverageStatus::Unmanaged);
+    assert_eq!(s, CoverageStatus::Orphaned);
     assert!(reason.contains("no longer in the organization"), "{reason}");
+    assert!(reason.contains("--retain-stacks"), "{reason}");
 
     // Required: accounts 1, 2, 3, 7 (active, targeted, not excluded) × 2 regions; 7 is active in
     // the organization but StackSets skipped it, so it counts as required and uncovered.

@@ -8,4 +8,5 @@ mod fuzz;
 mod org;
 mod plan;
 mod rng;
+mod statuses;
 mod validate;
