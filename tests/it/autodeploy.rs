@@ -374,3 +374,104 @@ fn an_unreadable_opt_in_status_is_said_not_guessed() {
         Some(4)
     );
 }
+
+/// Rule: a self-managed stack set lives in its administrator account and is called as `SELF`
+/// ("CreateStackSet", API Reference: "Use SELF for StackSets with self-managed permissions"),
+/// which need not be the management account. A plan saved there is applied there, and refused
+/// from any other account (whose stack sets it does not describe).
+#[test]
+fn a_saved_plan_of_a_self_managed_administrator_account_is_applied_by_that_account() {
+    let moto = Moto::start();
+    let org = seed(
+        &moto,
+        json!({
+            "seed": 3,
+            "ous": ["/Security", "/Apps"],
+            "accounts": [{"name": "tools", "ou": "/Security"}, {"name": "app-1", "ou": "/Apps"}],
+            "execution_roles": false,
+            "management_execution_role": false,
+            // A registered delegated administrator may read the organization, which every plan
+            // does; its own stack sets here are self-managed.
+            "trusted_access": true,
+            "delegated_administrators": [{"account": "tools", "service_principal": STACKSETS}],
+        }),
+    );
+    let (tools, app) = (account_id(&org, "tools"), account_id(&org, "app-1"));
+    // The administration role in tools, the execution role in app-1 trusting tools.
+    boto3(
+        &moto,
+        r#"
+import json as j
+def role(account, name, principal):
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
+    client("iam", account=account).create_role(RoleName=name, AssumeRolePolicyDocument=j.dumps(doc))
+role(ARGS["tools"], "AWSCloudFormationStackSetAdministrationRole",
+     {"Service": "cloudformation.amazonaws.com"})
+role(ARGS["app"], "AWSCloudFormationStackSetExecutionRole",
+     {"AWS": "arn:aws:iam::%s:root" % ARGS["tools"]})
+result = True
+"#,
+        json!({"tools": tools, "app": app}),
+    );
+    let fleet = format!(
+        r#"name = "baseline"
+
+[organization]
+home_region = "us-east-1"
+call_as = "self"
+assume_role_arn = "arn:aws:iam::{tools}:role/StackfleetAdmin"
+
+[[stack_sets]]
+name = "{STACK_SET}"
+template = "templates/marker.yaml"
+permission_model = "self-managed"
+regions = ["us-east-1"]
+parameters = {{ Team = "security" }}
+
+[stack_sets.targets]
+accounts = ["{app}"]
+"#
+    );
+    let ws = Workspace::new().with_marker_template().with_fleet(&fleet);
+    let run = stackfleet(&moto, ws.path(), &["plan", "--out", "plan.json"]);
+    run.assert_code(0);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["organization"]["administrator_account"], json!(tools));
+    assert_eq!(saved["stack_sets"][0]["call_as"], "self");
+
+    // From the management account, the plan is refused before anything is planned or changed.
+    let run = stackfleet(
+        &moto,
+        ws.path(),
+        &[
+            "apply",
+            "plan.json",
+            "--auto-approve",
+            "--assume-role",
+            "arn:aws:iam::123456789012:role/StackfleetAdmin",
+        ],
+    );
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "was made as StackSets administrator account {tools}"
+        )),
+        "{}",
+        run.stderr
+    );
+    // From tools, which made it, it applies.
+    let run = stackfleet(&moto, ws.path(), &["apply", "plan.json", "--auto-approve"]);
+    run.assert_code(0);
+    let listed = boto3(
+        &moto,
+        r#"
+cf = client("cloudformation", account=ARGS)
+result = sorted([s["Account"], s["Region"]] for s in cf.list_stack_instances(StackSetName="guard")["Summaries"])
+"#,
+        json!(tools),
+    );
+    assert_eq!(listed, json!([[app, "us-east-1"]]));
+}
