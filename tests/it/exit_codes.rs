@@ -115,11 +115,12 @@ fn each_command_exits_0_1_or_2_as_the_table_says() {
     assert_eq!(code(&["coverage"]), Some(2));
     assert_eq!(code(&["coverage", "--min-coverage", "0"]), Some(0));
 
-    // An invalid fleet.toml is an error for every command that reads it.
+    // An invalid fleet.toml (a malformed region; a well-formed unknown one is only a warning) is
+    // an error for every command that reads it.
     ws.edit(
         "fleet.toml",
         "regions = [\"us-east-1\"]",
-        "regions = [\"us-east-9\"]",
+        "regions = [\"us-east-one\"]",
     );
     for command in ["validate", "plan", "apply", "coverage", "drift"] {
         assert_eq!(code(&[command]), Some(1), "{command}");

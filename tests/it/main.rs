@@ -6,6 +6,7 @@
 //! `INSTA_UPDATE=always cargo test --test it` (or `cargo insta review`) and review the diff.
 
 mod apply;
+mod autodeploy;
 mod cli;
 mod coverage;
 mod coverage_html;

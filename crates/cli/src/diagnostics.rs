@@ -10,6 +10,15 @@ use stackfleet_planner::fleet::FleetError;
 use stackfleet_planner::org::OrgError;
 
 use crate::error::CliError;
+use crate::printer::Printer;
+
+/// Prints fleet.toml's warnings on stderr, each with its line, as errors are drawn (not with
+/// `--quiet`).
+pub fn warn(warnings: &[Diagnostic], printer: Printer) {
+    for w in warnings {
+        printer.status(snippet_at(w, true).trim_end());
+    }
+}
 
 /// The text shown for `error`: one screen, no backtrace, what to do next.
 pub fn render(error: &CliError) -> String {
@@ -25,7 +34,7 @@ pub fn render(error: &CliError) -> String {
     };
     let mut out = String::new();
     for d in diagnostics {
-        out.push_str(&snippet(d));
+        out.push_str(&snippet_at(d, false));
     }
     let _ = writeln!(
         out,
@@ -53,14 +62,25 @@ fn next_step(error: &CliError) -> Option<&'static str> {
 /// with a caret under the column, drawn by annotate-snippets as cargo draws manifest errors. The
 /// location stays in the title rather than in a `-->` line below it, so that the first line
 /// alone says everything.
+#[cfg(test)]
 fn snippet(d: &Diagnostic) -> String {
+    snippet_at(d, false)
+}
+
+/// [`snippet`] as an error, or as a warning.
+fn snippet_at(d: &Diagnostic, warning: bool) -> String {
     let title = d.to_string();
+    let (prefix, level) = if warning {
+        ("warning", Level::WARNING)
+    } else {
+        ("error", Level::ERROR)
+    };
     let line = std::fs::read(&d.location.file)
         .ok()
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .and_then(|text| text.lines().nth(d.location.line - 1).map(str::to_string));
     let Some(mut line) = line else {
-        return format!("error: {title}\n");
+        return format!("{prefix}: {title}\n");
     };
     if let Some(chars) = d.secret_chars {
         line = hide(&line, d.location.column, chars);
@@ -71,7 +91,7 @@ fn snippet(d: &Diagnostic) -> String {
         .chars()
         .next()
         .map_or(start, |c| start + c.len_utf8());
-    let report = &[Level::ERROR.primary_title(title.as_str()).element(
+    let report = &[level.primary_title(title.as_str()).element(
         Snippet::source(shown.as_str())
             .line_start(d.location.line)
             .annotation(AnnotationKind::Primary.span(start..end)),

@@ -66,7 +66,8 @@ pub const CALLS: &[Call] = &[
     call("cloudtrail:DescribeTrails", R, ANY),
     call("cloudtrail:GetTrailStatus", R, ANY),
     call("cloudtrail:GetEventSelectors", R, ANY),
-    // doctor's StackSets checks, and the enabled regions (doctor, init).
+    // doctor's StackSets checks, and the enabled regions (doctor, init; plan, apply and coverage
+    // per wanted account when fleet.toml governs an opt-in region, cli session::region_opt_in).
     call(
         "organizations:ListAWSServiceAccessForOrganization",
         R,

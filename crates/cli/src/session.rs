@@ -1,9 +1,11 @@
 //! The AWS session of a command (credentials, assumed role, caller, clients) and the read step:
 //! everything a plan is computed from. Read-only.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
-use stackfleet_planner::fleet::{self, CallAs, Fleet, Located};
+use stackfleet_planner::fleet::{self, CallAs, Fleet, Located, PermissionModel};
+use stackfleet_planner::inventory::RegionOptIn;
 use stackfleet_planner::{Inventory, Observed, org};
 
 use aws_config::SdkConfig;
@@ -95,6 +97,7 @@ pub async fn open(
     printer: Printer,
 ) -> Result<(Fleet, Session), CliError> {
     let mut fleet = fleet::load(config)?;
+    crate::diagnostics::warn(&fleet.warnings, printer);
     crate::placeholders::warn(&fleet, printer);
     aws.apply_to(&mut fleet);
     let session = connect(
@@ -127,20 +130,59 @@ pub fn check_organization(
     }
 }
 
+/// Every `CallAs` the fleet's stack sets are called as: `organization.call_as` (under which a
+/// service-managed stack set that left fleet.toml is found) and each stack set's own.
+pub fn callers(fleet: &Fleet) -> BTreeSet<CallAs> {
+    std::iter::once(fleet.organization.call_as)
+        .chain(fleet.stack_sets.iter().map(|s| s.call_as))
+        .collect()
+}
+
+/// Reads the fleet's stack sets under each of its `CallAs` values. A delegated administrator
+/// sees service-managed stack sets only as `DELEGATED_ADMIN` and its own self-managed ones only
+/// as `SELF` (cloudformation-coverage-roadmap #987), so a fleet with both is read twice and each
+/// listing keeps its own kind.
+pub async fn observe(
+    cfn: &aws_sdk_cloudformation::Client,
+    fleet: &Fleet,
+    names: &[String],
+) -> Result<Observed, stackfleet_executor::ExecError> {
+    let callers = callers(fleet);
+    if callers.len() == 1 {
+        let caller = fleet.organization.call_as;
+        return stackfleet_executor::observe(cfn, caller, &fleet.name, names).await;
+    }
+    let (own, delegated) = tokio::join!(
+        stackfleet_executor::observe(cfn, CallAs::SelfAccount, &fleet.name, names),
+        stackfleet_executor::observe(cfn, CallAs::DelegatedAdmin, &fleet.name, names),
+    );
+    let mut observed = own?;
+    observed
+        .stack_sets
+        .retain(|_, s| s.permission_model == PermissionModel::SelfManaged);
+    observed.stack_sets.extend(
+        delegated?
+            .stack_sets
+            .into_iter()
+            .filter(|(_, s)| s.permission_model == PermissionModel::ServiceManaged),
+    );
+    Ok(observed)
+}
+
 /// Reads the organization and the fleet's stack sets concurrently.
 pub async fn read(
     session: &Session,
-    fleet: &str,
-    call_as: CallAs,
+    fleet: &Fleet,
     names: &[String],
     printer: Printer,
 ) -> Result<(Inventory, Observed), CliError> {
     let (inventory, observed) = tokio::join!(
         org::read_inventory(&session.orgs),
-        stackfleet_executor::observe(&session.cfn, call_as, fleet, names)
+        observe(&session.cfn, fleet, names)
     );
-    let inventory = inventory?;
+    let mut inventory = inventory?;
     let observed = observed?;
+    inventory.region_opt_in = region_opt_in(session, fleet, &inventory, printer).await;
     printer.status(format!(
         "organization {}: {} accounts in {} OUs; {} of the fleet's stack sets exist",
         inventory.organization_id,
@@ -159,14 +201,46 @@ pub async fn read_fleet(
     printer: Printer,
 ) -> Result<(Inventory, Observed), CliError> {
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let (inventory, observed) = read(
-        session,
-        &fleet.name,
-        fleet.organization.call_as,
-        &names,
-        printer,
-    )
-    .await?;
+    let (inventory, observed) = read(session, fleet, &names, printer).await?;
     check_organization(&inventory, fleet.organization.management_account.as_ref())?;
     Ok((inventory, observed))
+}
+
+/// Which governed opt-in regions the fleet's accounts (and the caller's) have not enabled, with
+/// doctor's read (Account `ListRegions`, [`crate::checks::opt_in`]). Only when fleet.toml governs
+/// a region that may need opting in, so the usual fleet makes no call; then one call for the
+/// caller and one per account the fleet wants (8 at once: about 1,000 calls for 1,000 accounts).
+/// `ListRegions` of another account needs the management account or the Account Management
+/// delegated administrator, and trusted access for account.amazonaws.com: when the read fails,
+/// stackfleet says so and plans those regions as if enabled (failures then show in apply and
+/// coverage) rather than guessing.
+async fn region_opt_in(
+    session: &Session,
+    fleet: &Fleet,
+    inventory: &Inventory,
+    printer: Printer,
+) -> RegionOptIn {
+    let regions: Vec<String> = stackfleet_planner::doctor::governed_regions(fleet)
+        .into_iter()
+        .filter(|r| stackfleet_planner::regions::may_need_opt_in(r))
+        .collect();
+    if regions.is_empty() {
+        return RegionOptIn::default();
+    }
+    let accounts: Vec<String> = stackfleet_planner::targets::desired_accounts(fleet, inventory)
+        .into_iter()
+        .collect();
+    match crate::checks::opt_in(&session.sdk, &session.caller_account, &accounts, &regions).await {
+        Ok(statuses) => RegionOptIn::from_statuses(&session.caller_account, &statuses),
+        Err(e) => {
+            printer.status(format!(
+                "warning: could not read whether opt-in regions {} are enabled per account ({e}); \
+                 they are planned as if enabled, and instances there fail where they are not \
+                 (`stackfleet doctor` checks them; the caller needs account:ListRegions as the \
+                 management account or the Account Management delegated administrator)",
+                regions.join(", ")
+            ));
+            RegionOptIn::default()
+        }
+    }
 }

@@ -112,9 +112,11 @@ pub async fn apply(
     events: &UnboundedSender<Event>,
     poll: PollPolicy,
 ) -> ApplyReport {
-    let caller = plan.organization.call_as;
     let stack_sets = stream::iter(&plan.stack_sets)
         .map(|set| {
+            // Per stack set: a self-managed one is always SELF, even from a delegated
+            // administrator (fleet.toml's checker decides it, see `StackSetSpec::call_as`).
+            let caller = set.call_as;
             let ctx = StackSetContext {
                 client,
                 call_as: call_as(caller),

@@ -98,6 +98,7 @@ fn organization(accounts: usize) -> Inventory {
         root_id: "r-root".into(),
         organizational_units: ous,
         accounts,
+        region_opt_in: Default::default(),
     }
 }
 

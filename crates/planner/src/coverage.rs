@@ -331,17 +331,29 @@ pub fn coverage(
             for region in &regions {
                 let governed = spec.regions.iter().any(|r| r == region);
                 let instance = instances.get(&(*account, *region)).copied();
-                let desired = governed && selection.desired.contains(*account);
-                let (status, reason) = classify(
-                    known.map(|a| &a.status),
-                    governed,
-                    desired,
-                    selection.excluded.contains(*account),
-                    skipped.get(*account).copied(),
-                    instance,
-                    found.get(&(account.to_string(), region.to_string())),
-                    pending.as_deref(),
-                );
+                let mut desired = governed && selection.desired.contains(*account);
+                // A region the account (or the administrator account) has not enabled holds no
+                // resources to watch and can take no instance: not deployable, not required.
+                let unavailable = (desired && instance.is_none())
+                    .then(|| inventory.region_unavailable(account, region))
+                    .flatten();
+                if unavailable.is_some() {
+                    desired = false;
+                }
+                let (status, reason) = if let Some(reason) = unavailable {
+                    (CoverageStatus::NotDeployable, reason)
+                } else {
+                    classify(
+                        known.map(|a| &a.status),
+                        governed,
+                        desired,
+                        selection.excluded.contains(*account),
+                        skipped.get(*account).copied(),
+                        instance,
+                        found.get(&(account.to_string(), region.to_string())),
+                        pending.as_deref(),
+                    )
+                };
                 // Only governed regions and real instances make cells: an ungoverned region with
                 // no instance says nothing.
                 if !governed && instance.is_none() {

@@ -215,12 +215,14 @@ fn stacksets_checks(fleet: &Fleet, facts: &Facts, out: &mut Vec<Finding>) {
             .iter()
             .any(|s| s.permission_model == PermissionModel::SelfManaged)
     {
+        // A delegated administrator sees service-managed stack sets only as DELEGATED_ADMIN;
+        // stackfleet calls self-managed ones as SELF, in the caller's own account.
         out.push(finding(
             "delegated-admin",
-            Level::Fail,
+            Level::Ok,
             "",
-            "a delegated administrator sees only service-managed stack sets, and this fleet has self-managed ones".to_string(),
-            Some("make them service-managed, or run as the management account (call_as = \"self\")"),
+            "the self-managed stack sets are called as SELF: they live in this delegated administrator's own account, not the management account".to_string(),
+            Some("this account needs the administration role, and each target an execution role trusting this account"),
         ));
     }
 }

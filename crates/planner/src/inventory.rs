@@ -1,6 +1,6 @@
 //! The organization as read from AWS Organizations: plain data, the planner's first input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,62 @@ pub struct Inventory {
     pub organizational_units: BTreeMap<String, OrganizationalUnit>,
     /// Every account, by id.
     pub accounts: BTreeMap<String, Account>,
+    /// Governed opt-in regions that accounts have not enabled (Account `ListRegions`), read only
+    /// when fleet.toml governs an opt-in region; empty otherwise, and when the read was denied.
+    #[serde(default, skip_serializing_if = "RegionOptIn::is_empty")]
+    pub region_opt_in: RegionOptIn,
+}
+
+/// Where governed opt-in regions are not enabled. An instance needs its region enabled in the
+/// target account and in the StackSets administrator account (the management account for
+/// service-managed stack sets), else it fails ("Prepare to perform StackSet operations in AWS
+/// Regions that are disabled by default", CloudFormation User Guide,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-opt-in-regions.html).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionOptIn {
+    /// Governed regions not enabled in the caller's (the StackSets administrator's) account.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub administrator: BTreeSet<String>,
+    /// Per account, each governed region it has not enabled, with its `RegionOptStatus`
+    /// (`DISABLED`, `ENABLING`, `DISABLING`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl RegionOptIn {
+    /// From Account `ListRegions`' `RegionOptStatus` of the governed regions per account
+    /// (`caller` is the StackSets administrator's account): keeps what is not enabled. A region
+    /// missing from an account's answer is taken as enabled (nothing says otherwise).
+    pub fn from_statuses(
+        caller: &str,
+        statuses: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> RegionOptIn {
+        let not_enabled = |regions: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+            regions
+                .iter()
+                .filter(|(_, status)| !matches!(status.as_str(), "ENABLED" | "ENABLED_BY_DEFAULT"))
+                .map(|(r, s)| (r.clone(), s.clone()))
+                .collect()
+        };
+        let mut out = RegionOptIn::default();
+        for (account, regions) in statuses {
+            let off = not_enabled(regions);
+            if off.is_empty() {
+                continue;
+            }
+            if account == caller {
+                out.administrator = off.into_keys().collect();
+            } else {
+                out.accounts.insert(account.clone(), off);
+            }
+        }
+        out
+    }
+
+    /// Whether every governed region is usable everywhere (or nothing was read).
+    pub fn is_empty(&self) -> bool {
+        self.administrator.is_empty() && self.accounts.is_empty()
+    }
 }
 
 /// An OU, or the root (whose `parent_id` is `None` and whose path is `/`).
@@ -84,6 +140,28 @@ impl AccountStatus {
 }
 
 impl Inventory {
+    /// Why `region` cannot hold an instance in `account`, if it cannot: an opt-in region that
+    /// the account, or the StackSets administrator account, has not enabled.
+    pub fn region_unavailable(&self, account: &str, region: &str) -> Option<String> {
+        if let Some(status) = self
+            .region_opt_in
+            .accounts
+            .get(account)
+            .and_then(|regions| regions.get(region))
+        {
+            return Some(format!(
+                "opt-in region {region} is {status} in this account: StackSets cannot deploy \
+                 there until the account enables it"
+            ));
+        }
+        self.region_opt_in.administrator.contains(region).then(|| {
+            format!(
+                "opt-in region {region} is not enabled in the StackSets administrator \
+                     account: StackSets cannot deploy there until it is"
+            )
+        })
+    }
+
     /// The OU (or root) at `path`, such as `/Workloads/Prod` or `/`.
     pub fn ou_by_path(&self, path: &str) -> Option<&OrganizationalUnit> {
         self.organizational_units

@@ -172,6 +172,7 @@ pub async fn read_inventory(client: &Client) -> Result<Inventory, OrgError> {
         root_id,
         organizational_units,
         accounts,
+        region_opt_in: Default::default(),
     })
 }
 

@@ -18,6 +18,9 @@ pub struct SkippedAccount {
     pub account_name: String,
     /// Why it is skipped.
     pub reason: SkipReason,
+    /// The regions it is skipped in, for a reason that holds per region; empty for all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
 }
 
 /// Why a targeted account gets no instance.
@@ -28,6 +31,9 @@ pub enum SkipReason {
     Suspended,
     /// The management account, which service-managed stack sets never deploy to.
     NotDeployable,
+    /// Opt-in regions (listed in [`SkippedAccount::regions`]) that the account, or the
+    /// StackSets administrator account, has not enabled.
+    RegionNotEnabled,
 }
 
 /// The accounts a stack set wants, and the targeted accounts it cannot have.
@@ -38,6 +44,8 @@ pub(crate) struct Selection {
     pub skipped: Vec<SkippedAccount>,
     /// Named by an exclusion (whether or not a target selects them).
     pub excluded: BTreeSet<String>,
+    /// The OUs (and root) fleet.toml targets, resolved to ids.
+    pub target_ous: BTreeSet<String>,
 }
 
 /// Resolves fleet.toml's targets against the organization.
@@ -45,6 +53,24 @@ pub(crate) struct Resolver<'a> {
     pub inventory: &'a Inventory,
     pub tree: &'a OrganizationTree<'a>,
     pub ou_by_path: &'a BTreeMap<&'a str, &'a str>,
+}
+
+/// Every active account that some stack set of `fleet` wants (targets that do not resolve are
+/// left out here; planning reports them).
+pub fn desired_accounts(fleet: &crate::fleet::Fleet, inventory: &Inventory) -> BTreeSet<String> {
+    let tree = inventory.children();
+    let ou_by_path = ou_paths(inventory);
+    let resolver = Resolver {
+        inventory,
+        tree: &tree,
+        ou_by_path: &ou_by_path,
+    };
+    fleet
+        .stack_sets
+        .iter()
+        .filter_map(|spec| resolver.desired_accounts(spec).ok())
+        .flat_map(|selection| selection.desired)
+        .collect()
 }
 
 /// Every OU and the root by path.
@@ -102,9 +128,13 @@ impl Resolver<'_> {
         let mut errors = Vec::new();
         let mut targeted = BTreeSet::new();
         let mut excluded = BTreeSet::new();
+        let mut target_ous = BTreeSet::new();
         for ou in &spec.targets.organizational_units {
             match self.ou(ou) {
-                Ok(id) => targeted.extend(self.tree.accounts_under(&id)),
+                Ok(id) => {
+                    targeted.extend(self.tree.accounts_under(&id));
+                    target_ous.insert(id);
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -142,6 +172,7 @@ impl Resolver<'_> {
             desired: BTreeSet::new(),
             skipped: Vec::new(),
             excluded: excluded.iter().map(|a| a.to_string()).collect(),
+            target_ous,
         };
         for id in targeted.difference(&excluded) {
             let account = &self.inventory.accounts[*id];
@@ -159,6 +190,7 @@ impl Resolver<'_> {
                     account: account.id.clone(),
                     account_name: account.name.clone(),
                     reason,
+                    regions: Vec::new(),
                 }),
                 None => {
                     selection.desired.insert(account.id.clone());

@@ -158,9 +158,15 @@ async fn wait_for_running<'a>(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut waited = false;
     for name in names {
+        // The stack set's own CallAs; one that left the plan is found under the fleet's.
+        let caller = plan
+            .stack_sets
+            .iter()
+            .find(|s| &s.name == name)
+            .map_or(plan.organization.call_as, |s| s.call_as);
         let ctx = StackSetContext {
             client: &session.cfn,
-            call_as: call_as(plan.organization.call_as),
+            call_as: call_as(caller),
             stack_set: name,
             events: &tx,
             poll: PollPolicy::default(),
@@ -226,15 +232,29 @@ async fn saved_plan(
         printer,
     )
     .await?;
-    // Stack sets of a plan made as the management account live in that account: from any other,
-    // an organization with no stack set yet would look the same and pass the fingerprint check.
-    if plan.organization.call_as == stackfleet_planner::fleet::CallAs::SelfAccount
-        && session.caller_account != plan.organization.management_account
-    {
+    // Stack sets called as SELF live in the account that planned them (the management account,
+    // or a self-managed administrator account): from any other, a fleet with no stack set yet
+    // would look the same and pass the fingerprint check. A plan without the field is older and
+    // was made as the management account.
+    let calls_as_self = plan.organization.call_as == stackfleet_planner::fleet::CallAs::SelfAccount
+        || plan
+            .stack_sets
+            .iter()
+            .any(|s| s.call_as == stackfleet_planner::fleet::CallAs::SelfAccount);
+    let made_by = plan
+        .organization
+        .administrator_account
+        .as_deref()
+        .unwrap_or(&plan.organization.management_account);
+    if calls_as_self && session.caller_account != made_by {
+        let role = if made_by == plan.organization.management_account {
+            "management account"
+        } else {
+            "StackSets administrator account"
+        };
         return Err(CliError::StalePlan(format!(
-            "plan {} was made as management account {} of organization {}, and these credentials are account {}; nothing was applied\n  use the management account's credentials (or the role the plan names)",
+            "plan {} was made as {role} {made_by} of organization {}, and these credentials are account {}; nothing was applied\n  use that account's credentials (or the role the plan names)",
             path.display(),
-            plan.organization.management_account,
             plan.organization.id,
             session.caller_account
         )));

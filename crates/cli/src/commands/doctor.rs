@@ -38,12 +38,7 @@ pub async fn run(
     // reported instead of stopping doctor. Mutating calls are never probed.
     let (inventory, observed, trails, trusted, admins) = tokio::join!(
         org::read_inventory(&session.orgs),
-        stackfleet_executor::observe(
-            &session.cfn,
-            fleet.organization.call_as,
-            &fleet.name,
-            &names
-        ),
+        session::observe(&session.cfn, &fleet, &names),
         checks::trails(&session.sdk, &home),
         async {
             if service_managed {

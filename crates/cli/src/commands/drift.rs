@@ -34,13 +34,7 @@ pub async fn run(
 ) -> Result<Verdict, CliError> {
     let (fleet, session) = session::open(config, aws, printer).await?;
     let names: Vec<String> = fleet.stack_sets.iter().map(|s| s.name.clone()).collect();
-    let observed = stackfleet_executor::observe(
-        &session.cfn,
-        fleet.organization.call_as,
-        &fleet.name,
-        &names,
-    )
-    .await?;
+    let observed = session::observe(&session.cfn, &fleet, &names).await?;
     let existing: Vec<&String> = names
         .iter()
         .filter(|n| observed.stack_sets.contains_key(*n))
@@ -69,19 +63,15 @@ pub async fn run(
             progress.handle(event);
         }
     });
-    let caller = call_as(fleet.organization.call_as);
     let reports: Vec<StackSetDrift> = stream::iter(existing)
         .map(|name| {
-            // Detection runs with the stack set's rollout, like its other operations.
-            let rollout = fleet
-                .stack_sets
-                .iter()
-                .find(|s| &s.name == name)
-                .map(|s| s.rollout.clone())
-                .unwrap_or_default();
+            // Detection runs with the stack set's rollout, like its other operations, and as
+            // the stack set's CallAs (SELF when self-managed).
+            let spec = fleet.stack_sets.iter().find(|s| &s.name == name);
+            let rollout = spec.map(|s| s.rollout.clone()).unwrap_or_default();
             let ctx = StackSetContext {
                 client: &session.cfn,
-                call_as: caller.clone(),
+                call_as: call_as(spec.map_or(fleet.organization.call_as, |s| s.call_as)),
                 stack_set: name,
                 events: &tx,
                 poll: PollPolicy::default(),

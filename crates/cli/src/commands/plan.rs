@@ -72,7 +72,8 @@ pub async fn plan_with(
         .map_err(CliError::Plan)?
         .stamped(&nonce, planned_at);
     plan.organization.assume_role_arn = aws.fleet_role(fleet).map(str::to_string);
-    estimate_from_history(session, fleet, &observed, &mut plan).await?;
+    plan.organization.administrator_account = Some(session.caller_account.clone());
+    estimate_from_history(session, &observed, &mut plan).await?;
     Ok((plan, inventory, observed))
 }
 
@@ -80,29 +81,28 @@ pub async fn plan_with(
 /// and have operations to run are read, so a no-op plan or apply costs no extra call.
 async fn estimate_from_history(
     session: &session::Session,
-    fleet: &Fleet,
     observed: &Observed,
     plan: &mut Plan,
 ) -> Result<(), CliError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
     use stackfleet_planner::plan::estimate::{InstanceTime, estimate};
 
-    let as_caller = stackfleet_executor::observe::call_as(fleet.organization.call_as);
-    let names: Vec<&str> = plan
+    let names: Vec<(&str, _)> = plan
         .stack_sets
         .iter()
         .filter(|s| !s.operations.is_empty() && observed.stack_sets.contains_key(&s.name))
-        .map(|s| s.name.as_str())
+        .map(|s| {
+            (
+                s.name.as_str(),
+                stackfleet_executor::observe::call_as(s.call_as),
+            )
+        })
         .collect();
     let times: Vec<(String, Option<InstanceTime>)> = stream::iter(names)
-        .map(|name| {
-            let as_caller = as_caller.clone();
-            async move {
-                let time =
-                    stackfleet_executor::history::instance_time(&session.cfn, as_caller, name)
-                        .await?;
-                Ok::<_, stackfleet_executor::ExecError>((name.to_string(), time))
-            }
+        .map(|(name, as_caller)| async move {
+            let time =
+                stackfleet_executor::history::instance_time(&session.cfn, as_caller, name).await?;
+            Ok::<_, stackfleet_executor::ExecError>((name.to_string(), time))
         })
         .buffered(stackfleet_executor::observe::READ_CONCURRENCY)
         .try_collect()

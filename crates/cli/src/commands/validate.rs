@@ -10,6 +10,7 @@ use crate::printer::Printer;
 /// Validates fleet.toml without any AWS call.
 pub fn run(config: &Path, printer: Printer) -> Result<(), CliError> {
     let fleet = fleet::load(config)?;
+    crate::diagnostics::warn(&fleet.warnings, printer);
     crate::placeholders::warn(&fleet, printer);
     let sets: Vec<String> = fleet
         .stack_sets

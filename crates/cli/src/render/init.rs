@@ -169,11 +169,15 @@ pub fn fleet_toml(s: &Starter) -> String {
     );
     out.push_str(
         "# service-managed: StackSets deploys through AWS Organizations (enable trusted access for\n\
-         # CloudFormation StackSets first), never to the management account, and auto-deployment covers\n\
-         # accounts that join a targeted OU later. \"self-managed\" instead needs\n\
-         # AWSCloudFormationStackSetAdministrationRole here and AWSCloudFormationStackSetExecutionRole in\n\
-         # every target account.\n\
+         # CloudFormation StackSets first), never to the management account. \"self-managed\" instead\n\
+         # needs AWSCloudFormationStackSetAdministrationRole here and AWSCloudFormationStackSetExecutionRole\n\
+         # in every target account.\n\
          permission_model = \"service-managed\"\n\
+         # Auto-deployment: StackSets itself, without stackfleet, deploys to every account that joins a\n\
+         # targeted OU (nested OUs included) and deletes the instances of accounts that leave one (keeps\n\
+         # their stacks with retain_stacks_on_account_removal = true). It ignores account-level targeting,\n\
+         # so with it on, fleet.toml targets whole OUs only: accounts and exclude_* are refused. Set\n\
+         # enabled = false to pick single accounts, and run `stackfleet apply` for new accounts.\n\
          auto_deployment = { enabled = true, retain_stacks_on_account_removal = false }\n\
          # CHANGE ME: who receives the alerts. SNS first e-mails a confirmation for every account x region\n\
          # (examples/hub-and-spoke/fleet.toml needs only one).\n\
@@ -216,8 +220,11 @@ pub fn fleet_toml(s: &Starter) -> String {
         out.push_str("# ]\n");
     }
     out.push_str(
-        "exclude_organizational_units = []       # e.g. [\"/Sandbox\"]: OU paths or ids\n\
-         exclude_accounts = []                   # e.g. [\"111122223333\"]\n",
+        "# With auto_deployment on, every account in these OUs gets the stack: to leave one out, move it to\n\
+         # an OU outside them. With auto_deployment off, you may also write:\n\
+         # accounts = [\"111122223333\"]                   # single accounts, wherever they are\n\
+         # exclude_organizational_units = [\"/Sandbox\"]   # OU paths or ids\n\
+         # exclude_accounts = [\"111122223333\"]\n",
     );
     out
 }

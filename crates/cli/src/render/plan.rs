@@ -4,7 +4,8 @@ use std::fmt::Write;
 
 use stackfleet_planner::plan::MASK;
 use stackfleet_planner::plan::{
-    Cell, FieldChange, Operation, OperationAction, SkipReason, StackSetAction, StackSetPlan,
+    Cell, FieldChange, Operation, OperationAction, SkipReason, SkippedAccount, StackSetAction,
+    StackSetPlan,
 };
 use stackfleet_planner::{Plan, template};
 
@@ -57,13 +58,32 @@ fn operation_action(a: OperationAction) -> &'static str {
     }
 }
 
-fn reason(r: SkipReason) -> &'static str {
-    match r {
-        SkipReason::Suspended => "suspended: StackSets cannot deploy to it",
+fn reason(k: &SkippedAccount) -> String {
+    match k.reason {
+        SkipReason::Suspended => "suspended: StackSets cannot deploy to it".to_string(),
         SkipReason::NotDeployable => {
-            "management account: service-managed stack sets never deploy to it"
+            "management account: service-managed stack sets never deploy to it".to_string()
         }
+        SkipReason::RegionNotEnabled => format!(
+            "opt-in region {} not enabled (in the account or the administrator account): \
+             StackSets cannot deploy there",
+            k.regions.join(", ")
+        ),
     }
+}
+
+/// Skipped cells, as coverage counts them: an account skipped as a whole in every region.
+fn skipped_cells(s: &StackSetPlan) -> usize {
+    s.skipped
+        .iter()
+        .map(|k| {
+            if k.regions.is_empty() {
+                s.regions.len()
+            } else {
+                k.regions.len()
+            }
+        })
+        .sum()
 }
 
 fn operation_accounts(op: &Operation, all: bool) -> String {
@@ -253,8 +273,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
             s.create_instances.len().to_string(),
             s.delete_instances.len().to_string(),
             s.update_instances.len().to_string(),
-            // Cells, as coverage counts them: each skipped account in every region.
-            (s.skipped.len() * s.regions.len()).to_string(),
+            skipped_cells(s).to_string(),
             s.operations.len().to_string(),
         ]);
     }
@@ -335,7 +354,7 @@ pub fn table(plan: &Plan, detail: bool) -> String {
                 s.name.clone(),
                 k.account.clone(),
                 k.account_name.clone(),
-                reason(k.reason).to_string(),
+                reason(k).to_string(),
             ]);
         }
         let _ = writeln!(out, "\nTargeted accounts that get no instance:\n{t}");
@@ -415,7 +434,7 @@ pub fn markdown(plan: &Plan) -> String {
             s.create_instances.len(),
             s.delete_instances.len(),
             s.update_instances.len(),
-            s.skipped.len() * s.regions.len(),
+            skipped_cells(s),
             s.operations.len()
         );
     }
@@ -506,7 +525,7 @@ pub fn markdown(plan: &Plan) -> String {
                 md_cell(&s.name),
                 k.account,
                 md_cell(&k.account_name),
-                reason(k.reason)
+                reason(k)
             );
         }
         let _ = writeln!(out, "\n</details>");
@@ -531,6 +550,7 @@ mod tests {
             adopt: false,
             instance_time: None,
             permission_model: PermissionModel::SelfManaged,
+            call_as: stackfleet_planner::fleet::CallAs::SelfAccount,
             regions: vec!["us-east-1".into()],
             changes: vec![],
             template_diff: None,

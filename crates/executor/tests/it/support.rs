@@ -109,7 +109,13 @@ pub fn plan(stack_sets: Vec<StackSetPlan>) -> Plan {
     plan_as(CallAs::SelfAccount, stack_sets)
 }
 
-pub fn plan_as(call_as: CallAs, stack_sets: Vec<StackSetPlan>) -> Plan {
+pub fn plan_as(call_as: CallAs, mut stack_sets: Vec<StackSetPlan>) -> Plan {
+    // As the planner decides it: a self-managed stack set is always called as SELF.
+    for set in &mut stack_sets {
+        if set.permission_model == PermissionModel::ServiceManaged {
+            set.call_as = call_as;
+        }
+    }
     Plan {
         format_version: stackfleet_planner::plan::PLAN_FORMAT_VERSION,
         fingerprint: "test".to_string(),
@@ -122,6 +128,7 @@ pub fn plan_as(call_as: CallAs, stack_sets: Vec<StackSetPlan>) -> Plan {
             home_region: USE1.to_string(),
             call_as,
             assume_role_arn: None,
+            administrator_account: None,
         },
         summary: Summary::default(),
         stack_sets,
@@ -140,6 +147,7 @@ pub fn stack_set(
         action,
         adopt: false,
         permission_model,
+        call_as: CallAs::SelfAccount,
         regions: vec![USE1.to_string(), EUW1.to_string()],
         changes: Vec::new(),
         template_diff: None,

@@ -9,14 +9,14 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::plan::is_secret_reference;
-use crate::regions::{KNOWN_REGIONS, is_known_region};
+use crate::regions::{KNOWN_REGIONS, is_known_region, is_well_formed_region};
 use crate::suggest::did_you_mean;
 use crate::template::{self, MAX_TEMPLATE_BODY_BYTES, Template, parse_template};
 
 use super::ids::{is_account_id, is_ou_id, is_role_arn, is_root_id, is_stack_set_name};
 use super::model::{
-    CallAs, FLEET_TAG, Fleet, Limit, Located, OrganizationSettings, OuRef, PermissionModel,
-    RETAIN_TAG, Rollout, StackSetSpec, Targets,
+    CallAs, ConcurrencyMode, FLEET_TAG, Fleet, Limit, Located, OrganizationSettings, OuRef,
+    PermissionModel, RETAIN_TAG, Rollout, StackSetSpec, Targets,
 };
 use super::raw::{RawFleet, RawOrganization, RawRollout, RawStackSet};
 
@@ -34,6 +34,8 @@ pub(super) struct Checker<'a> {
     pub text: &'a str,
     /// Every problem found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// What is accepted but worth saying (see [`Fleet::warnings`]).
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
@@ -44,6 +46,11 @@ impl Checker<'_> {
     fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
         let location = self.location(span);
         self.diagnostics.push(Diagnostic::new(location, message));
+    }
+
+    fn warning(&mut self, span: &Range<usize>, message: impl Into<String>) {
+        let location = self.location(span);
+        self.warnings.push(Diagnostic::new(location, message));
     }
 
     fn located<T>(&self, value: T, span: &Range<usize>) -> Located<T> {
@@ -83,7 +90,7 @@ impl Checker<'_> {
         };
         let organization = self.organization(raw.organization);
         let default_regions = raw.defaults.regions.map(|r| self.regions(r));
-        let default_rollout = self.rollout(raw.defaults.rollout, &Rollout::recommended());
+        let default_rollout = self.rollout(raw.defaults.rollout, &(Rollout::recommended(), None));
         let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut stack_sets = Vec::new();
         for raw_set in raw.stack_sets {
@@ -102,32 +109,32 @@ impl Checker<'_> {
             } else {
                 seen.insert(raw_set.name.get_ref().clone(), raw_set.name.span());
             }
-            if let Some(set) =
-                self.stack_set(raw_set, &span, default_regions.as_deref(), &default_rollout)
-            {
+            if let Some(set) = self.stack_set(
+                raw_set,
+                &span,
+                default_regions.as_deref(),
+                &default_rollout,
+                organization.call_as,
+            ) {
                 stack_sets.push(set);
             }
         }
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.sort();
+        warnings.dedup();
         Fleet {
             path: self.path.to_path_buf(),
             name,
             organization,
             stack_sets,
-            default_rollout,
+            default_rollout: default_rollout.0,
+            warnings,
         }
     }
 
     fn organization(&mut self, raw: RawOrganization) -> OrganizationSettings {
         let home_region = raw.home_region.get_ref().clone();
-        if !is_known_region(&home_region) {
-            self.error(
-                &raw.home_region.span(),
-                format!(
-                    "unknown region {home_region:?}{}",
-                    did_you_mean(&home_region, KNOWN_REGIONS.iter().copied())
-                ),
-            );
-        }
+        self.region_name(&raw.home_region);
         let management_account = raw.management_account.map(|a| {
             self.account_id(&a);
             self.located(a.get_ref().clone(), &a.span())
@@ -167,19 +174,42 @@ impl Checker<'_> {
         self.region_list(raw)
     }
 
-    /// The known regions of `raw`, each once; unknown and repeated ones are reported.
+    /// Whether `region` can be used: a malformed name is an error, a well-formed one that
+    /// [`KNOWN_REGIONS`] lacks only a warning, since that list goes stale whenever AWS opens a
+    /// region (the warning still catches a typo such as `eu-west-9`).
+    fn region_name(&mut self, region: &Spanned<String>) -> bool {
+        let name = region.get_ref();
+        if is_known_region(name) {
+            return true;
+        }
+        let hint = did_you_mean(name, KNOWN_REGIONS.iter().copied());
+        if is_well_formed_region(name) {
+            self.warning(
+                &region.span(),
+                format!(
+                    "region {name:?} is not one this stackfleet knows and is used as written \
+                     (fine for a region newer than this stackfleet; a typo fails in every \
+                     account){hint}"
+                ),
+            );
+            true
+        } else {
+            self.error(
+                &region.span(),
+                format!(
+                    "malformed region {name:?}: expected a region name such as us-east-1{hint}"
+                ),
+            );
+            false
+        }
+    }
+
+    /// The usable regions of `raw`, each once; malformed and repeated ones are reported.
     fn region_list(&mut self, raw: Vec<Spanned<String>>) -> Vec<String> {
         let mut regions: Vec<String> = Vec::new();
         for region in raw {
-            if !is_known_region(region.get_ref()) {
-                self.error(
-                    &region.span(),
-                    format!(
-                        "unknown region {:?}{}",
-                        region.get_ref(),
-                        did_you_mean(region.get_ref(), KNOWN_REGIONS.iter().copied())
-                    ),
-                );
+            if !self.region_name(&region) {
+                continue;
             } else if regions.contains(region.get_ref()) {
                 self.error(
                     &region.span(),
@@ -246,8 +276,14 @@ impl Checker<'_> {
         None
     }
 
-    /// Reads a rollout table; keys it leaves unset come from `inherited`.
-    fn rollout(&mut self, raw: RawRollout, inherited: &Rollout) -> Rollout {
+    /// Reads a rollout table; keys it leaves unset come from `inherited`. The span is that of
+    /// the `concurrency_mode` key in force (this table's or the inherited one's), for warnings.
+    fn rollout(
+        &mut self,
+        raw: RawRollout,
+        inherited: &(Rollout, Option<Range<usize>>),
+    ) -> (Rollout, Option<Range<usize>>) {
+        let (inherited, inherited_mode_span) = inherited;
         let max_concurrent = self.limit(
             "max_concurrent",
             raw.max_concurrent_count,
@@ -264,12 +300,59 @@ impl Checker<'_> {
             Some(order) => self.region_list(order),
             None => inherited.region_order.clone(),
         };
-        Rollout {
+        let mode_span = raw
+            .concurrency_mode
+            .as_ref()
+            .map(Spanned::span)
+            .or_else(|| inherited_mode_span.clone());
+        let rollout = Rollout {
             max_concurrent: max_concurrent.or(inherited.max_concurrent),
             failure_tolerance: failure_tolerance.or(inherited.failure_tolerance),
             region_concurrency: raw.region_concurrency.or(inherited.region_concurrency),
-            concurrency_mode: raw.concurrency_mode.or(inherited.concurrency_mode),
+            concurrency_mode: raw
+                .concurrency_mode
+                .map(Spanned::into_inner)
+                .or(inherited.concurrency_mode),
             region_order,
+        };
+        (rollout, mode_span)
+    }
+
+    /// Warns when strict failure tolerance will hold a rollout below its `max_concurrent_*`:
+    /// "In strict mode, the number of concurrent accounts starts at the lower of
+    /// MaxConcurrentCount and FailureToleranceCount+1" and only goes down after failures
+    /// ("StackSetOperationPreferences", CloudFormation API Reference,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html).
+    fn strict_cap(&mut self, name: &str, rollout: &Rollout, at: &Range<usize>) {
+        if rollout.concurrency_mode == Some(ConcurrencyMode::SoftFailureTolerance) {
+            return;
+        }
+        let tolerance = rollout.failure_tolerance.unwrap_or(Limit::Count(0));
+        let plus_one = |tol: u32| format!("{tol} % of a region's accounts + 1");
+        let capped = match (rollout.max_concurrent, tolerance) {
+            // AWS's own default is one account at a time: nothing to cap.
+            (None | Some(Limit::Count(1)), _) => None,
+            (Some(Limit::Count(max)), Limit::Count(tol)) => {
+                (u64::from(max) > u64::from(tol) + 1).then(|| format!("{} accounts", tol + 1))
+            }
+            (Some(Limit::Percentage(max)), Limit::Percentage(tol)) => {
+                (max > tol).then(|| plus_one(tol))
+            }
+            (Some(Limit::Percentage(_)), Limit::Count(tol)) => {
+                Some(format!("{} accounts", tol + 1))
+            }
+            (Some(Limit::Count(_)), Limit::Percentage(tol)) => (tol < 100).then(|| plus_one(tol)),
+        };
+        if let Some(cap) = capped {
+            self.warning(
+                at,
+                format!(
+                    "stack set {name:?}: with concurrency_mode = \"strict-failure-tolerance\" \
+                     StackSets starts at the lower of max_concurrent and failure_tolerance + 1, \
+                     so no more than {cap} run at once; raise failure_tolerance_* or use \
+                     \"soft-failure-tolerance\" to get max_concurrent_*"
+                ),
+            );
         }
     }
 
@@ -325,7 +408,8 @@ impl Checker<'_> {
         raw: RawStackSet,
         span: &Range<usize>,
         default_regions: Option<&[String]>,
-        default_rollout: &Rollout,
+        default_rollout: &(Rollout, Option<Range<usize>>),
+        organization_call_as: CallAs,
     ) -> Option<StackSetSpec> {
         let name = raw.name.get_ref().clone();
         if !is_stack_set_name(&name) {
@@ -353,7 +437,12 @@ impl Checker<'_> {
                 }
             },
         };
-        let rollout = self.rollout(raw.rollout, default_rollout);
+        let (rollout, mode_span) = self.rollout(raw.rollout, default_rollout);
+        self.strict_cap(
+            &name,
+            &rollout,
+            &mode_span.unwrap_or_else(|| raw.name.span()),
+        );
         for region in &rollout.region_order {
             if !regions.contains(region) {
                 self.error(
@@ -413,6 +502,7 @@ impl Checker<'_> {
         }
 
         let permission_model = raw.permission_model;
+        let call_as = self.call_as(&name, permission_model, raw.call_as, organization_call_as);
         let mut administration_role_arn = None;
         let mut execution_role_name = None;
         let mut auto_deployment = None;
@@ -460,6 +550,14 @@ impl Checker<'_> {
 
         let targets_span = raw.targets.span();
         let raw_targets = raw.targets.into_inner();
+        let raw_targets_kept = AccountFilters {
+            accounts: raw_targets.accounts.first().map(Spanned::span),
+            exclude_accounts: raw_targets.exclude_accounts.first().map(Spanned::span),
+            exclude_organizational_units: raw_targets
+                .exclude_organizational_units
+                .first()
+                .map(Spanned::span),
+        };
         // Judged on what was written, so that a malformed id is not also reported as "nothing".
         let targets_something =
             !raw_targets.organizational_units.is_empty() || !raw_targets.accounts.is_empty();
@@ -482,6 +580,9 @@ impl Checker<'_> {
                 &targets_span,
                 format!("stack set {name:?} targets nothing: add organizational_units or accounts"),
             );
+        }
+        if auto_deployment.is_some_and(|a| a.enabled) {
+            self.auto_deployment_targets(&name, &raw_targets_kept);
         }
 
         let template_path = PathBuf::from(raw.template.get_ref());
@@ -553,6 +654,7 @@ impl Checker<'_> {
             template_path,
             template,
             permission_model,
+            call_as,
             regions,
             parameters,
             tags,
@@ -565,6 +667,98 @@ impl Checker<'_> {
             rollout,
             targets,
         })
+    }
+
+    /// The stack set's `CallAs`. A self-managed stack set lives in the caller's account and is
+    /// always called as `SELF` ("Use SELF for StackSets with self-managed permissions"); a
+    /// service-managed one as its own `call_as`, else `organization.call_as`. Only the
+    /// management account may call a service-managed one as `SELF`, so that cannot be mixed with
+    /// `organization.call_as = "delegated-admin"` ("CreateStackSet", CloudFormation API
+    /// Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html).
+    fn call_as(
+        &mut self,
+        name: &str,
+        model: PermissionModel,
+        raw: Option<Spanned<CallAs>>,
+        organization: CallAs,
+    ) -> CallAs {
+        match (model, raw) {
+            (PermissionModel::SelfManaged, Some(c)) if *c.get_ref() == CallAs::DelegatedAdmin => {
+                self.error(
+                    &c.span(),
+                    format!(
+                        "stack set {name:?} is self-managed, and StackSets calls a self-managed \
+                         stack set only as SELF (it lives in the caller's account, whatever \
+                         organization.call_as says): remove call_as here, or make it \
+                         permission_model = \"service-managed\""
+                    ),
+                );
+                CallAs::SelfAccount
+            }
+            (PermissionModel::SelfManaged, _) => CallAs::SelfAccount,
+            (PermissionModel::ServiceManaged, Some(c))
+                if *c.get_ref() == CallAs::SelfAccount
+                    && organization == CallAs::DelegatedAdmin =>
+            {
+                self.error(
+                    &c.span(),
+                    format!(
+                        "stack set {name:?} is service-managed with call_as = \"self\", which \
+                         only the organization's management account may use, but \
+                         organization.call_as = \"delegated-admin\" says stackfleet runs as a \
+                         delegated administrator: remove call_as here (it then follows \
+                         organization.call_as)"
+                    ),
+                );
+                CallAs::DelegatedAdmin
+            }
+            (PermissionModel::ServiceManaged, Some(c)) => c.into_inner(),
+            (PermissionModel::ServiceManaged, None) => organization,
+        }
+    }
+
+    /// With auto-deployment on, StackSets deploys to every account that joins a targeted OU
+    /// (nested OUs included) and deletes the instances of accounts that leave, whatever account
+    /// filter the operations used ("AutoDeployment", CloudFormation API Reference,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html;
+    /// "Enable or disable automatic deployments for StackSets in AWS Organizations",
+    /// CloudFormation User Guide,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html).
+    /// So the stack set targets exactly fleet.toml's OUs, and account-level targeting, which AWS
+    /// would undo on the next account move, is refused.
+    fn auto_deployment_targets(&mut self, name: &str, filters: &AccountFilters) {
+        let why = "StackSets' auto-deployment ignores account filters: it deploys to every \
+                   account that joins a targeted OU (nested OUs included) and removes the \
+                   instances of accounts that leave";
+        if let Some(span) = &filters.accounts {
+            self.error(
+                span,
+                format!(
+                    "stack set {name:?} has auto_deployment enabled, so it can target only OUs: \
+                     {why}; target the accounts' OU, or set auto_deployment.enabled = false to \
+                     target single accounts"
+                ),
+            );
+        }
+        for (span, key) in [
+            (&filters.exclude_accounts, "exclude_accounts"),
+            (
+                &filters.exclude_organizational_units,
+                "exclude_organizational_units",
+            ),
+        ] {
+            if let Some(span) = span {
+                self.error(
+                    span,
+                    format!(
+                        "stack set {name:?} has auto_deployment enabled, which cannot honour \
+                         {key}: {why}, so AWS would deploy there and stackfleet delete again; \
+                         move what you exclude out of the targeted OUs (or target their sibling \
+                         OUs), or set auto_deployment.enabled = false"
+                    ),
+                );
+            }
+        }
     }
 
     /// CloudFormation refuses a template with IAM resources unless `CAPABILITY_IAM` or
@@ -737,4 +931,12 @@ fn read_at_most(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
         .take(u64::try_from(limit).unwrap_or(u64::MAX))
         .read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Where the account-level keys of `[stack_sets.targets]` start (their first entry), for the
+/// auto-deployment check.
+struct AccountFilters {
+    accounts: Option<Range<usize>>,
+    exclude_accounts: Option<Range<usize>>,
+    exclude_organizational_units: Option<Range<usize>>,
 }

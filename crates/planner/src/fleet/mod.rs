@@ -76,6 +76,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Fleet, Diagnostics> {
         path,
         text,
         diagnostics: Vec::new(),
+        warnings: Vec::new(),
     };
     let fleet = checker.fleet(raw);
     let mut diagnostics = checker.diagnostics;

@@ -30,6 +30,9 @@ pub struct Fleet {
     /// `[defaults.rollout]` (or stackfleet's recommended rollout): what a stack set that left
     /// fleet.toml is deleted with.
     pub default_rollout: Rollout,
+    /// What validation accepted but the user should hear about (an unknown but well-formed
+    /// region, a rollout whose concurrency strict mode caps), each with its place in fleet.toml.
+    pub warnings: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// The `[organization]` table.
@@ -39,7 +42,9 @@ pub struct OrganizationSettings {
     pub home_region: String,
     /// If set, stackfleet refuses to run as any other account.
     pub management_account: Option<Located<String>>,
-    /// Whether to act as the management account or as a delegated administrator.
+    /// Whether to act as the management account or as a delegated administrator: the `CallAs`
+    /// of service-managed stack sets (self-managed ones are always `SELF`, see
+    /// [`StackSetSpec::call_as`]).
     pub call_as: CallAs,
     /// If set, stackfleet assumes this IAM role (with the caller's credentials) before any other
     /// call, so that it acts in the management or delegated-administrator account.
@@ -91,6 +96,12 @@ pub struct StackSetSpec {
     pub template: Template,
     /// Self- or service-managed.
     pub permission_model: PermissionModel,
+    /// The `CallAs` of every StackSets call for this stack set: always `SELF` for a self-managed
+    /// one (it lives in the caller's account), `organization.call_as` (or the entry's own
+    /// `call_as`) for a service-managed one. `CallAs` "applies to service-managed permissions"
+    /// only ("CreateStackSet", CloudFormation API Reference,
+    /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html).
+    pub call_as: CallAs,
     /// Governed regions, in the order written.
     pub regions: Vec<String>,
     /// Parameter values, as strings (lists joined with commas, as CloudFormation expects).

@@ -44,7 +44,7 @@ pub(super) struct RawRollout {
     pub(super) failure_tolerance_count: Option<Spanned<i64>>,
     pub(super) failure_tolerance_percentage: Option<Spanned<i64>>,
     pub(super) region_concurrency: Option<RegionConcurrency>,
-    pub(super) concurrency_mode: Option<ConcurrencyMode>,
+    pub(super) concurrency_mode: Option<Spanned<ConcurrencyMode>>,
     pub(super) region_order: Option<Vec<Spanned<String>>>,
 }
 
@@ -55,6 +55,7 @@ pub(super) struct RawStackSet {
     pub(super) description: Option<String>,
     pub(super) template: Spanned<String>,
     pub(super) permission_model: PermissionModel,
+    pub(super) call_as: Option<Spanned<CallAs>>,
     pub(super) regions: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) parameters: Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>,
     #[serde(default)]

@@ -314,6 +314,7 @@ mod tests {
             action: StackSetAction::None,
             adopt: false,
             permission_model: PermissionModel::SelfManaged,
+            call_as: crate::fleet::CallAs::SelfAccount,
             regions: regions.clone(),
             changes: Vec::new(),
             template_diff: None,

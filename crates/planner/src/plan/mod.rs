@@ -6,10 +6,10 @@
 //! settings, `operations` batches the changes into StackSets operations, `fingerprint` digests the
 //! inputs and names the operations, and `noecho` masks secret parameters.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::fleet::{FLEET_TAG, Fleet, PermissionModel, RETAIN_TAG, Rollout, StackSetSpec};
+use crate::fleet::{CallAs, FLEET_TAG, Fleet, PermissionModel, RETAIN_TAG, Rollout, StackSetSpec};
 use crate::inventory::{AccountStatus, Inventory};
 use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
 use crate::targets::{Resolver, Selection, ou_paths};
@@ -82,7 +82,12 @@ pub fn plan(
     let declared: BTreeSet<&str> = fleet.stack_sets.iter().map(|s| s.name.as_str()).collect();
     for (name, set) in &observed.stack_sets {
         if !declared.contains(name.as_str()) && set.tags.get(FLEET_TAG) == Some(&fleet.name) {
-            stack_sets.push(plan_deletion(set, inventory, &fleet.default_rollout));
+            // Found under the fleet's CallAs for its model: SELF for a self-managed one.
+            let call_as = match set.permission_model {
+                PermissionModel::SelfManaged => CallAs::SelfAccount,
+                PermissionModel::ServiceManaged => fleet.organization.call_as,
+            };
+            stack_sets.push(plan_deletion(set, inventory, &fleet.default_rollout, call_as));
         }
     }
 
@@ -128,6 +133,7 @@ pub fn plan(
                 .assume_role_arn
                 .as_ref()
                 .map(|arn| arn.value.clone()),
+            administrator_account: None,
         },
         summary,
         stack_sets,
@@ -285,9 +291,9 @@ fn plan_stack_set(
         action == StackSetAction::Update,
     );
     let InstanceDiff {
-        create,
+        mut create,
         delete,
-        repair,
+        mut repair,
     } = instance_diff(
         &spec.regions,
         &selection.desired,
@@ -303,8 +309,23 @@ fn plan_stack_set(
     // https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeploymentTargets.html;
     // terraform-provider-aws #27877, #33785): an account that moved since keeps its old OU there.
     // Only a create goes through the account's current parent.
+    let region_skips = drop_unavailable_regions(inventory, &mut [&mut create, &mut repair]);
     let deployed_through = deployed_through(spec.permission_model, instances);
-    let parent_of = |account: &str| current_parent(inventory, account);
+    // With auto-deployment, the OUs that creates name become the OUs StackSets deploys to on its
+    // own (every account that joins them, nested OUs included): those must be fleet.toml's OUs,
+    // not each account's parent, which would make the root a target for an account under it and
+    // never target an OU that had no account yet ("Enable or disable automatic deployments for
+    // StackSets in AWS Organizations", CloudFormation User Guide,
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html).
+    let auto_deploys = spec.permission_model == PermissionModel::ServiceManaged
+        && spec.auto_deployment.is_some_and(|a| a.enabled);
+    let parent_of = |account: &str| {
+        if auto_deploys {
+            targeted_ou_of(inventory, &selection.target_ous, account)
+        } else {
+            current_parent(inventory, account)
+        }
+    };
     let recorded_ou_of = |account: &str| recorded_ous(&deployed_through, inventory, account);
     let model = spec.permission_model;
     let mut operations = release_operations(&release, model, &recorded_ou_of);
@@ -358,10 +379,12 @@ fn plan_stack_set(
         action,
         adopt,
         permission_model: spec.permission_model,
+        call_as: spec.call_as,
         regions: spec.regions.clone(),
         changes,
         template_diff,
-        desired_instances: selection.desired.len() * spec.regions.len(),
+        desired_instances: (selection.desired.len() * spec.regions.len())
+            .saturating_sub(region_skips.iter().map(|s| s.regions.len()).sum::<usize>()),
         existing_instances: instances.len(),
         create_instances: cells(&create),
         delete_instances: cells(&deleted),
@@ -378,7 +401,12 @@ fn plan_stack_set(
         } else {
             cells(&repair)
         },
-        skipped: selection.skipped.clone(),
+        skipped: selection
+            .skipped
+            .iter()
+            .cloned()
+            .chain(region_skips)
+            .collect(),
         operations,
         instance_time: None,
         desired: Some(desired),
@@ -425,10 +453,82 @@ fn delete_operations(
     ops
 }
 
+/// Removes from `cells` the account × region pairs whose opt-in region is not enabled (in the
+/// account or the administrator account), which can never succeed and would be planned, retried
+/// and fail on every run; returns them as skipped accounts.
+fn drop_unavailable_regions(
+    inventory: &Inventory,
+    cells: &mut [&mut BTreeMap<String, BTreeSet<String>>],
+) -> Vec<crate::targets::SkippedAccount> {
+    if inventory.region_opt_in.is_empty() {
+        return Vec::new();
+    }
+    let mut dropped: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for by_account in cells.iter_mut() {
+        for (account, regions) in by_account.iter_mut() {
+            regions.retain(|region| {
+                let unavailable = inventory.region_unavailable(account, region).is_some();
+                if unavailable {
+                    dropped
+                        .entry(account.clone())
+                        .or_default()
+                        .insert(region.clone());
+                }
+                !unavailable
+            });
+        }
+        by_account.retain(|_, regions| !regions.is_empty());
+    }
+    dropped
+        .into_iter()
+        .map(|(account, regions)| crate::targets::SkippedAccount {
+            account_name: inventory
+                .accounts
+                .get(&account)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            account,
+            reason: SkipReason::RegionNotEnabled,
+            regions: regions.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// The outermost OU (or root) of `targets` that holds `account`, walking up from its parent;
+/// its parent when none does.
+fn targeted_ou_of(inventory: &Inventory, targets: &BTreeSet<String>, account: &str) -> Vec<String> {
+    let Some(mut at) = inventory
+        .accounts
+        .get(account)
+        .map(|a| a.parent_id.as_str())
+    else {
+        return Vec::new();
+    };
+    let mut found = None;
+    loop {
+        if targets.contains(at) {
+            found = Some(at);
+        }
+        match inventory
+            .organizational_units
+            .get(at)
+            .and_then(|ou| ou.parent_id.as_deref())
+        {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    match found {
+        Some(ou) => vec![ou.to_string()],
+        None => current_parent(inventory, account),
+    }
+}
+
 fn plan_deletion(
     set: &ObservedStackSet,
     inventory: &Inventory,
     default_rollout: &Rollout,
+    call_as: CallAs,
 ) -> StackSetPlan {
     let Triage {
         usual,
@@ -469,6 +569,7 @@ fn plan_deletion(
         action: StackSetAction::Delete,
         adopt: false,
         permission_model: set.permission_model,
+        call_as,
         regions: regions.into_iter().collect(),
         changes: Vec::new(),
         template_diff: None,

@@ -53,6 +53,11 @@ pub struct PlanOrganization {
     /// `apply plan.json` assumes too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assume_role_arn: Option<String>,
+    /// The account that made the plan (set by the CLI, like the nonce). Stack sets called as
+    /// `SELF` live in that account, so `apply plan.json` runs only there; it need not be the
+    /// management account (a self-managed administrator account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administrator_account: Option<String>,
 }
 
 /// Counts over the whole plan.
@@ -127,6 +132,8 @@ pub struct StackSetPlan {
     pub adopt: bool,
     /// Self- or service-managed.
     pub permission_model: PermissionModel,
+    /// The `CallAs` of every call for this stack set (always `self` when self-managed).
+    pub call_as: CallAs,
     /// Governed regions.
     pub regions: Vec<String>,
     /// Settings that change, with NoEcho parameter values masked.

@@ -91,6 +91,7 @@ pub fn org(accounts: &[(&str, &str, AccountStatus)]) -> Inventory {
                 )
             })
             .collect(),
+        region_opt_in: Default::default(),
     }
 }
 

@@ -527,6 +527,95 @@ fn service_managed_creates_name_the_current_parent_and_deletes_the_recorded_ou()
     assert_eq!(ops[1].organizational_units, ["ou-root-cccccccc"]);
 }
 
+/// With auto-deployment, creates name fleet.toml's OU (the outermost one holding the account),
+/// so that the OUs StackSets auto-deploys to are exactly fleet.toml's: never the account's parent
+/// (/A/B here), and never the root for an account under it.
+#[test]
+fn with_auto_deployment_creates_name_the_targeted_ou_not_the_parent() {
+    let inventory = org(&[
+        ("100000000001", "/A/B", Active),
+        ("100000000002", "/A", Active),
+        ("100000000003", "/C", Active),
+    ]);
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\", \"/A/B\"]")
+        .replace("\"self-managed\"", "\"service-managed\"");
+    let with = text.replace(
+        "name = \"monitor\"",
+        "name = \"monitor\"\nauto_deployment = { enabled = true }",
+    );
+    let planned = plan(&Dir::new().parse(&with).unwrap(), &inventory, &nothing()).unwrap();
+    let ops = &planned.stack_sets[0].operations;
+    assert_eq!(ops.len(), 1, "{ops:#?}");
+    assert_eq!(ops[0].accounts, ["100000000001", "100000000002"]);
+    assert_eq!(ops[0].organizational_units, ["ou-root-aaaaaaaa"]);
+    // Without it, each account's parent, as before.
+    let planned = plan(&Dir::new().parse(&text).unwrap(), &inventory, &nothing()).unwrap();
+    let ous: BTreeSet<&String> = planned.stack_sets[0]
+        .operations
+        .iter()
+        .flat_map(|o| &o.organizational_units)
+        .collect();
+    assert_eq!(
+        ous,
+        BTreeSet::from([
+            &"ou-root-aaaaaaaa".to_string(),
+            &"ou-root-bbbbbbbb".to_string()
+        ])
+    );
+}
+
+/// A governed opt-in region that an account (or the administrator account) has not enabled is
+/// never planned: those cells are skipped with the reason, the rest is planned as usual.
+#[test]
+fn opt_in_regions_not_enabled_are_skipped_not_planned() {
+    let mut inventory = org(&[
+        ("100000000001", "/A", Active),
+        ("100000000002", "/A", Active),
+    ]);
+    inventory.region_opt_in.accounts.insert(
+        "100000000002".into(),
+        [("eu-south-1".to_string(), "DISABLED".to_string())].into(),
+    );
+    let fleet = fleet(
+        &["us-east-1", "eu-south-1"],
+        "organizational_units = [\"/A\"]",
+    );
+    let planned = plan(&fleet, &inventory, &nothing()).unwrap();
+    let set = &planned.stack_sets[0];
+    assert_eq!(set.desired_instances, 3);
+    assert_eq!(set.create_instances.len(), 3);
+    assert!(!set.create_instances.contains(&Cell {
+        account: "100000000002".into(),
+        region: "eu-south-1".into()
+    }));
+    let skip = set
+        .skipped
+        .iter()
+        .find(|s| s.reason == SkipReason::RegionNotEnabled)
+        .expect("skipped");
+    assert_eq!(
+        (skip.account.as_str(), skip.regions.as_slice()),
+        ("100000000002", &["eu-south-1".to_string()][..])
+    );
+    // Not enabled in the administrator account: the region is skipped everywhere.
+    inventory.region_opt_in.accounts.clear();
+    inventory
+        .region_opt_in
+        .administrator
+        .insert("eu-south-1".into());
+    let planned = plan(&fleet, &inventory, &nothing()).unwrap();
+    let set = &planned.stack_sets[0];
+    assert!(set.create_instances.iter().all(|c| c.region == "us-east-1"));
+    assert_eq!(set.skipped.len(), 2);
+    // Failed instances there are not retried either.
+    let mut observed = deployed(&fleet, &[("100000000001", "eu-south-1")]);
+    observed.stack_sets.get_mut("monitor").unwrap().instances[0].status = InstanceStatus::Outdated;
+    observed.stack_sets.get_mut("monitor").unwrap().instances[0].detailed_status =
+        Some("FAILED".into());
+    let planned = plan(&fleet, &inventory, &observed).unwrap();
+    assert!(planned.stack_sets[0].update_instances.is_empty());
+}
+
 // ---- properties ----------------------------------------------------------------------------
 
 const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"];

@@ -1,7 +1,7 @@
 //! Every rejection of fleet.toml, with its line and column.
 
 use crate::common::{Dir, TEMPLATE, fleet_text};
-use stackfleet_planner::fleet;
+use stackfleet_planner::{Diagnostics, fleet};
 
 /// Line and column (1-based) of the `nth` occurrence of `needle` in `text`.
 fn position(text: &str, needle: &str, nth: usize) -> (usize, usize) {
@@ -144,15 +144,12 @@ fn rejects_malformed_ous() {
 }
 
 #[test]
-fn rejects_unknown_regions() {
-    let text = fleet_text(
-        &["us-east-1", "eu-west-9"],
-        "organizational_units = [\"/A\"]",
-    );
-    rejects_at(&text, "\"eu-west-9\"", 0, "unknown region \"eu-west-9\"");
+fn rejects_malformed_and_repeated_regions() {
+    let text = fleet_text(&["us-east-1", "eu-west"], "organizational_units = [\"/A\"]");
+    rejects_at(&text, "\"eu-west\"", 0, "malformed region \"eu-west\"");
     let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]")
         .replace("home_region = \"us-east-1\"", "home_region = \"us-east-l\"");
-    rejects_at(&text, "\"us-east-l\"", 0, "unknown region");
+    rejects_at(&text, "\"us-east-l\"", 0, "malformed region");
     let text = fleet_text(
         &["us-east-1", "us-east-1"],
         "organizational_units = [\"/A\"]",
@@ -257,18 +254,28 @@ fn rejects_undeclared_parameters() {
     );
 }
 
+/// The known-region list is help, not a wall: a well-formed name it lacks (a region newer than
+/// this stackfleet, or a typo) is accepted with a warning at its place, with a suggestion when
+/// one is close.
 #[test]
-fn misspelt_regions_get_a_suggestion() {
-    let text = fleet_text(&["us-est-1"], "organizational_units = [\"/A\"]");
-    rejects_at(
-        &text,
-        "\"us-est-1\"",
-        0,
-        "unknown region \"us-est-1\"; did you mean \"us-east-1\"?",
+fn unknown_but_well_formed_regions_are_warnings_with_a_suggestion() {
+    let dir = Dir::new();
+    let text = fleet_text(
+        &["us-est-1", "mars-north-1"],
+        "organizational_units = [\"/A\"]",
     );
-    let text = fleet_text(&["mars-north-1"], "organizational_units = [\"/A\"]");
-    let errors = Dir::new().parse(&text).unwrap_err().to_string();
-    assert!(!errors.contains("did you mean"), "{errors}");
+    let fleet = dir.parse(&text).expect("well-formed regions are accepted");
+    assert_eq!(fleet.stack_sets[0].regions, ["us-est-1", "mars-north-1"]);
+    let rendered = Diagnostics(fleet.warnings.clone())
+        .to_string()
+        .replace(&dir.dir.path().display().to_string(), "DIR");
+    assert_eq!(
+        rendered,
+        "DIR/fleet.toml:9:12: region \"us-est-1\" is not one this stackfleet knows and is used as written (fine for a region newer than this stackfleet; a typo fails in every account); did you mean \"us-east-1\"?\n\
+         DIR/fleet.toml:9:24: region \"mars-north-1\" is not one this stackfleet knows and is used as written (fine for a region newer than this stackfleet; a typo fails in every account)"
+    );
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]");
+    assert!(dir.parse(&text).unwrap().warnings.is_empty());
 }
 
 #[test]
@@ -515,5 +522,141 @@ fn a_silent_fleet_gets_the_recommended_rollout_and_a_partial_one_keeps_the_rest(
             max_concurrent: Some(Limit::Count(5)),
             ..Rollout::recommended()
         }
+    );
+}
+
+/// A fleet.toml with one service-managed stack set `monitor`; `entry` is added to the entry and
+/// `targets` to its `[stack_sets.targets]`; `organization` to `[organization]`.
+fn service_managed(organization: &str, entry: &str, targets: &str) -> String {
+    format!(
+        "name = \"baseline\"\n[organization]\nhome_region = \"us-east-1\"\n{organization}\n\n[[stack_sets]]\nname = \"monitor\"\ntemplate = \"monitor.yaml\"\npermission_model = \"service-managed\"\nregions = [\"us-east-1\"]\nparameters = {{ Email = \"sec@example.com\" }}\n{entry}\n\n[stack_sets.targets]\norganizational_units = [\"/A\"]\n{targets}\n"
+    )
+}
+
+/// The rendered diagnostics of `text`, with the temporary directory as `DIR`.
+fn rendered_errors(text: &str) -> String {
+    let dir = Dir::new();
+    let errors = dir.parse(text).expect_err("the fleet should be rejected");
+    errors
+        .to_string()
+        .replace(&dir.dir.path().display().to_string(), "DIR")
+}
+
+/// Auto-deployment deploys to every account that joins a targeted OU and ignores account
+/// filters, so with it on, account-level targeting is refused at its place, saying why.
+#[test]
+fn auto_deployment_refuses_account_level_targeting() {
+    let text = service_managed(
+        "",
+        "auto_deployment = { enabled = true }",
+        "accounts = [\"111122223333\"]\nexclude_accounts = [\"444455556666\"]\nexclude_organizational_units = [\"/A/B\"]",
+    );
+    assert_eq!(
+        rendered_errors(&text),
+        "DIR/fleet.toml:16:13: stack set \"monitor\" has auto_deployment enabled, so it can target only OUs: StackSets' auto-deployment ignores account filters: it deploys to every account that joins a targeted OU (nested OUs included) and removes the instances of accounts that leave; target the accounts' OU, or set auto_deployment.enabled = false to target single accounts\n\
+         DIR/fleet.toml:17:21: stack set \"monitor\" has auto_deployment enabled, which cannot honour exclude_accounts: StackSets' auto-deployment ignores account filters: it deploys to every account that joins a targeted OU (nested OUs included) and removes the instances of accounts that leave, so AWS would deploy there and stackfleet delete again; move what you exclude out of the targeted OUs (or target their sibling OUs), or set auto_deployment.enabled = false\n\
+         DIR/fleet.toml:18:33: stack set \"monitor\" has auto_deployment enabled, which cannot honour exclude_organizational_units: StackSets' auto-deployment ignores account filters: it deploys to every account that joins a targeted OU (nested OUs included) and removes the instances of accounts that leave, so AWS would deploy there and stackfleet delete again; move what you exclude out of the targeted OUs (or target their sibling OUs), or set auto_deployment.enabled = false"
+    );
+    // Without auto-deployment, or with it off, the same targets are fine.
+    for entry in ["", "auto_deployment = { enabled = false }"] {
+        let text = service_managed(
+            "",
+            entry,
+            "accounts = [\"111122223333\"]\nexclude_accounts = [\"444455556666\"]\nexclude_organizational_units = [\"/A/B\"]",
+        );
+        Dir::new()
+            .parse(&text)
+            .expect("accepted without auto-deployment");
+    }
+    // OUs only, with auto-deployment: accepted.
+    let text = service_managed("", "auto_deployment = { enabled = true }", "");
+    Dir::new().parse(&text).expect("OUs only");
+}
+
+/// `CallAs` per stack set: self-managed ones are always SELF, service-managed ones follow
+/// `organization.call_as` or their own `call_as`; contradictions are refused at their place.
+#[test]
+fn call_as_is_chosen_per_stack_set_and_contradictions_are_refused() {
+    use stackfleet_planner::fleet::CallAs;
+    let dir = Dir::new();
+    // A delegated administrator with a self-managed stack set of its own account.
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "home_region = \"us-east-1\"",
+        "home_region = \"us-east-1\"\ncall_as = \"delegated-admin\"",
+    );
+    let fleet = dir.parse(&text).unwrap();
+    assert_eq!(fleet.stack_sets[0].call_as, CallAs::SelfAccount);
+    let text = service_managed("call_as = \"delegated-admin\"", "", "");
+    assert_eq!(
+        dir.parse(&text).unwrap().stack_sets[0].call_as,
+        CallAs::DelegatedAdmin
+    );
+    let text = service_managed("", "call_as = \"delegated-admin\"", "");
+    assert_eq!(
+        dir.parse(&text).unwrap().stack_sets[0].call_as,
+        CallAs::DelegatedAdmin
+    );
+
+    let self_managed = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "name = \"monitor\"",
+        "name = \"monitor\"\ncall_as = \"delegated-admin\"",
+    );
+    assert_eq!(
+        rendered_errors(&self_managed),
+        "DIR/fleet.toml:7:11: stack set \"monitor\" is self-managed, and StackSets calls a self-managed stack set only as SELF (it lives in the caller's account, whatever organization.call_as says): remove call_as here, or make it permission_model = \"service-managed\""
+    );
+    let contradiction = service_managed("call_as = \"delegated-admin\"", "call_as = \"self\"", "");
+    assert_eq!(
+        rendered_errors(&contradiction),
+        "DIR/fleet.toml:12:11: stack set \"monitor\" is service-managed with call_as = \"self\", which only the organization's management account may use, but organization.call_as = \"delegated-admin\" says stackfleet runs as a delegated administrator: remove call_as here (it then follows organization.call_as)"
+    );
+}
+
+/// Strict failure tolerance starts at the lower of max_concurrent and failure_tolerance + 1:
+/// validate says so where the mode is set (the stack set's rollout or the inherited defaults).
+#[test]
+fn strict_failure_tolerance_that_caps_concurrency_is_a_warning() {
+    let dir = Dir::new();
+    let with_rollout = |rollout: &str| {
+        fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+            "\n\n[stack_sets.targets]",
+            &format!("\n[stack_sets.rollout]\n{rollout}\n\n[stack_sets.targets]"),
+        )
+    };
+    let warnings = |text: &str| {
+        let fleet = dir.parse(text).expect("a warning is not an error");
+        Diagnostics(fleet.warnings)
+            .to_string()
+            .replace(&dir.dir.path().display().to_string(), "DIR")
+    };
+    assert_eq!(
+        warnings(&with_rollout(
+            "max_concurrent_count = 10\nfailure_tolerance_count = 1\nconcurrency_mode = \"strict-failure-tolerance\""
+        )),
+        "DIR/fleet.toml:14:20: stack set \"monitor\": with concurrency_mode = \"strict-failure-tolerance\" StackSets starts at the lower of max_concurrent and failure_tolerance + 1, so no more than 2 accounts run at once; raise failure_tolerance_* or use \"soft-failure-tolerance\" to get max_concurrent_*"
+    );
+    assert_eq!(
+        warnings(&with_rollout(
+            "max_concurrent_percentage = 25\nfailure_tolerance_percentage = 10\nconcurrency_mode = \"strict-failure-tolerance\""
+        )),
+        "DIR/fleet.toml:14:20: stack set \"monitor\": with concurrency_mode = \"strict-failure-tolerance\" StackSets starts at the lower of max_concurrent and failure_tolerance + 1, so no more than 10 % of a region's accounts + 1 run at once; raise failure_tolerance_* or use \"soft-failure-tolerance\" to get max_concurrent_*"
+    );
+    // No cap: tolerance + 1 reaches max_concurrent, soft mode, or one account at a time.
+    for quiet in [
+        "max_concurrent_count = 3\nfailure_tolerance_count = 2\nconcurrency_mode = \"strict-failure-tolerance\"",
+        "max_concurrent_count = 10\nfailure_tolerance_count = 1\nconcurrency_mode = \"soft-failure-tolerance\"",
+        "max_concurrent_count = 1\nconcurrency_mode = \"strict-failure-tolerance\"",
+        "max_concurrent_percentage = 10\nfailure_tolerance_percentage = 10\nconcurrency_mode = \"strict-failure-tolerance\"",
+    ] {
+        assert_eq!(warnings(&with_rollout(quiet)), "", "{quiet}");
+    }
+    // Inherited from [defaults.rollout]: the warning points there.
+    let text = fleet_text(&["us-east-1"], "organizational_units = [\"/A\"]").replace(
+        "\n\n[[stack_sets]]",
+        "\n[defaults.rollout]\nmax_concurrent_count = 8\nconcurrency_mode = \"strict-failure-tolerance\"\n\n[[stack_sets]]",
+    );
+    assert_eq!(
+        warnings(&text),
+        "DIR/fleet.toml:6:20: stack set \"monitor\": with concurrency_mode = \"strict-failure-tolerance\" StackSets starts at the lower of max_concurrent and failure_tolerance + 1, so no more than 10 % of a region's accounts + 1 run at once; raise failure_tolerance_* or use \"soft-failure-tolerance\" to get max_concurrent_*"
     );
 }
