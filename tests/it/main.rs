@@ -11,6 +11,7 @@ mod coverage;
 mod coverage_html;
 mod doctor;
 mod drift;
+mod errors;
 mod exit_codes;
 mod harness;
 mod iam_policy;
