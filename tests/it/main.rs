@@ -6,6 +6,7 @@
 //! `INSTA_UPDATE=always cargo test --test it` (or `cargo insta review`) and review the diff.
 
 mod apply;
+mod apply_log;
 mod cli;
 mod coverage;
 mod coverage_html;
@@ -15,6 +16,7 @@ mod errors;
 mod exit_codes;
 mod harness;
 mod iam_policy;
+mod interrupt;
 mod noecho;
 mod plan;
 mod proxy;

@@ -147,11 +147,20 @@ pub async fn read(
     };
     let observed = observed?;
     printer.status(format!(
-        "organization {}: {} accounts in {} OUs; {} of the fleet's stack sets exist",
+        "organization {}: {} in {}; {} of the fleet's stack sets {}",
         inventory.organization_id,
-        inventory.accounts.len(),
-        inventory.organizational_units.len().saturating_sub(1),
-        observed.stack_sets.len()
+        crate::render::count(inventory.accounts.len(), "account", "accounts"),
+        crate::render::count(
+            inventory.organizational_units.len().saturating_sub(1),
+            "OU",
+            "OUs"
+        ),
+        observed.stack_sets.len(),
+        if observed.stack_sets.len() == 1 {
+            "exists"
+        } else {
+            "exist"
+        }
     ));
     Ok((inventory, observed))
 }

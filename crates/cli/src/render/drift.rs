@@ -217,7 +217,7 @@ pub fn table(report: &DriftReport) -> String {
         let _ = writeln!(out, "\nChanged outside StackSets:\n{d}");
     }
     let _ = writeln!(out, "\n{}", conclusion(&verdict(report)));
-    out
+    super::wrap_text(out)
 }
 
 /// The report for a pull-request comment or issue.
