@@ -390,7 +390,7 @@ fn removing_a_region_deletes_only_its_instances_and_needs_allow_delete() {
     run.assert_code(1);
     assert!(
         run.stderr
-            .contains("the plan deletes 17 instance(s) in 17 account(s); nothing was changed")
+            .contains("the plan deletes 17 instances in 17 accounts; nothing was changed")
             && run.stderr.contains("rerun with --allow-delete"),
         "{}",
         run.stderr

@@ -527,8 +527,8 @@ fn errors_fit_one_screen_say_what_to_do_and_show_no_debug_dump() {
     );
     assert_user_facing(
         &run,
-        "error: cannot determine who is calling (STS GetCallerIdentity): dispatch failure",
-        "\n  check the network",
+        "error: cannot determine who is calling (STS GetCallerIdentity): nothing listens at http://127.0.0.1:",
+        "\n  start the endpoint, or fix or unset AWS_ENDPOINT_URL",
     );
 
     let run = run_with(

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::doctor::healthy_trail;
-use crate::harness::{Moto, Workspace, account_id, boto3, seed_example, stackfleet};
+use crate::harness::{
+    Moto, Workspace, account_id, boto3, seed_example, stackfleet, stackfleet_env,
+};
+use crate::plan::{assert_fits, assert_whole_words};
 
 const MANAGEMENT: &str = "123456789012";
 
@@ -406,4 +409,18 @@ fn assert_table_and_markdown(moto: &Moto, ws: &Workspace) {
     for name in ["prod-payments", "security-tooling", "dev-legacy", "network"] {
         assert!(detail.stdout.contains(name), "--detail lists {name}");
     }
+    // A 100-column terminal: nothing wider, no header word broken (issue 16 item 6).
+    let narrow = stackfleet_env(
+        moto,
+        ws.path(),
+        &["coverage", "--quiet"],
+        &[("COLUMNS", Some("100"))],
+    );
+    narrow.assert_code(2);
+    assert_fits(&narrow.stdout, 100);
+    assert_whole_words(
+        &narrow.stdout,
+        &["Required", "Covered", "outdated", "suspended"],
+    );
+    insta::assert_snapshot!("partial_coverage_table_100_columns", narrow.snapshot());
 }

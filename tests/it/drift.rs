@@ -342,4 +342,29 @@ events.put_rule(Name=rule["Name"], EventPattern=json.dumps(pattern), State=rule[
                 .starts_with("/EventPattern/detail/eventName")),
         "{report:#}"
     );
+
+    // The same result as a 100-column terminal shows it (issue 16 item 6): the last detection's,
+    // read again without detecting.
+    let narrow = stackfleet_env(
+        &moto,
+        ws.path(),
+        &["drift", "--no-detect", "--quiet"],
+        &[("COLUMNS", Some("100"))],
+    );
+    narrow.assert_code(0);
+    crate::plan::assert_fits(&narrow.stdout, 100);
+    crate::plan::assert_whole_words(
+        &narrow.stdout,
+        &[
+            "Resource", "Drift", "Property", "Expected", "Actual", "DRIFTED",
+        ],
+    );
+    let id = report["stack_sets"][0]["operation_id"]
+        .as_str()
+        .unwrap_or("never")
+        .to_string();
+    insta::assert_snapshot!(
+        "drifted_rule_table_100_columns",
+        narrow.snapshot().replace(&id, "DETECTION-ID")
+    );
 }

@@ -6,15 +6,18 @@
 //! `INSTA_UPDATE=always cargo test --test it` (or `cargo insta review`) and review the diff.
 
 mod apply;
+mod apply_log;
 mod autodeploy;
 mod cli;
 mod coverage;
 mod coverage_html;
 mod doctor;
 mod drift;
+mod errors;
 mod exit_codes;
 mod harness;
 mod iam_policy;
+mod interrupt;
 mod noecho;
 mod plan;
 mod proxy;

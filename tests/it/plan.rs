@@ -344,7 +344,36 @@ fn example_org_table_and_markdown() {
     );
     narrow.assert_code(0);
     assert_fits(&narrow.stdout, 100);
+    assert_whole_words(
+        &narrow.stdout,
+        &[
+            "Action",
+            "Regions",
+            "Existing",
+            "desired",
+            "Create",
+            "Delete",
+            "Update",
+            "Skipped",
+            "Operation",
+            "Accounts",
+            "Instances",
+            "Estimate",
+        ],
+    );
     insta::assert_snapshot!("example_org_table_100_columns", narrow.snapshot());
+}
+
+/// Panics unless each of `words` (table headers) appears whole in `text`, between spaces or
+/// column separators: a header broken mid-word would be split over two lines.
+pub fn assert_whole_words(text: &str, words: &[&str]) {
+    for word in words {
+        let whole = text.lines().any(|line| {
+            line.split(|c: char| c.is_whitespace() || "│┆".contains(c))
+                .any(|token| token == *word)
+        });
+        assert!(whole, "{word:?} is not whole in:\n{text}");
+    }
 }
 
 /// Panics unless every line of `text` is at most `width` characters wide.

@@ -538,9 +538,11 @@ fn listed_operations(stderr: &str) -> Vec<(String, String)> {
     };
     rest.lines()
         .take_while(|l| l.starts_with("    "))
+        // `    set: id (what)`, each followed by its `follow:` and `stop:` commands, indented more.
+        .filter(|l| !l.starts_with("      "))
         .filter_map(|l| {
             let (set, id) = l.trim().split_once(": ")?;
-            Some((set.to_string(), id.to_string()))
+            Some((set.to_string(), id.split_whitespace().next()?.to_string()))
         })
         .collect()
 }
@@ -597,9 +599,9 @@ fn interrupt_trial(signal: Signal, delay: Duration) -> Trial {
         (Signal::Int, Some(130)) => {
             assert!(
                 killed.stderr.contains("error: interrupted; ")
-                    && killed.stderr.contains(
-                        "run `stackfleet apply` again to wait for them and finish the rollout"
-                    ),
+                    && (killed.stderr.contains("run `stackfleet apply` again")
+                        || killed.stderr.contains("run `stackfleet plan` to see")
+                        || killed.stderr.contains("changed nothing")),
                 "Ctrl-C does not say what runs and how to resume:\n{}",
                 killed.stderr
             );

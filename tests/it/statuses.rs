@@ -340,7 +340,7 @@ fn the_delete_guard_counts_resources_a_template_update_removes() {
     let plan = plan_json(&moto, &ws);
     assert_eq!(plan["stack_sets"][0]["removed_resources"], json!(["Extra"]));
     assert_eq!(plan["summary"]["removed_resources"], 6);
-    let words = "6 resource(s) in 3 account(s) (Extra from marker)";
+    let words = "6 resources in 3 accounts (Extra from marker)";
     let table = stackfleet(&moto, ws.path(), &["plan"]);
     assert!(
         table

@@ -12,8 +12,10 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use stackfleet_planner::errors::error_chain;
 
+use crate::endpoint::{LastEndpoint, RefusedIsFinal, not_aws_response, refused};
 use crate::error::CliError;
 use crate::pending::Pending;
 
@@ -52,6 +54,7 @@ pub fn cloudformation(config: &SdkConfig, pending: &Pending) -> aws_sdk_cloudfor
         aws_sdk_cloudformation::config::Builder::from(config)
             .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
+            .retry_classifier(RefusedIsFinal)
             .build(),
     )
 }
@@ -62,6 +65,7 @@ pub fn organizations(config: &SdkConfig, pending: &Pending) -> aws_sdk_organizat
         aws_sdk_organizations::config::Builder::from(config)
             .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
+            .retry_classifier(RefusedIsFinal)
             .build(),
     )
 }
@@ -131,19 +135,25 @@ pub struct Identity {
     pub arn: String,
 }
 
-/// STS GetCallerIdentity.
+/// STS GetCallerIdentity: the first call of every command, so the one that names the endpoint
+/// when nothing listens there or something else than AWS answers.
 pub async fn identity(config: &SdkConfig, pending: &Pending) -> Result<Identity, CliError> {
+    let endpoint = LastEndpoint::default();
     let client = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(config)
             .retry_partition(stackfleet_executor::retry::retry_partition())
             .interceptor(pending.interceptor())
+            .interceptor(endpoint.clone())
+            .retry_classifier(RefusedIsFinal)
             .build(),
     );
-    let out = client
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| sdk_error("determine who is calling (STS GetCallerIdentity)", &e))?;
+    let out = client.get_caller_identity().send().await.map_err(|e| {
+        sdk_error_at(
+            "determine who is calling (STS GetCallerIdentity)",
+            &e,
+            endpoint.get().as_deref(),
+        )
+    })?;
     Ok(Identity {
         account: out.account().unwrap_or_default().to_string(),
         arn: out.arn().unwrap_or_default().to_string(),
@@ -152,14 +162,52 @@ pub async fn identity(config: &SdkConfig, pending: &Pending) -> Result<Identity,
 
 /// A failed call as one short error: AWS's code and message, or the chain of causes (never the
 /// SDK's debug dump), with what to do next.
-pub fn sdk_error<E, R>(doing: &str, err: &SdkError<E, R>) -> CliError
+pub fn sdk_error<E>(doing: &str, err: &SdkError<E, HttpResponse>) -> CliError
 where
     E: ProvideErrorMetadata + StdError + 'static,
-    R: std::fmt::Debug + 'static,
 {
+    sdk_error_at(doing, err, None)
+}
+
+/// [`sdk_error`] for a call that went to `endpoint`: a refused connection, a network failure and
+/// an answer that is not an AWS API's name it.
+pub fn sdk_error_at<E>(
+    doing: &str,
+    err: &SdkError<E, HttpResponse>,
+    endpoint: Option<&str>,
+) -> CliError
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    let at = endpoint.unwrap_or("the endpoint");
+    if let SdkError::DispatchFailure(_) = err
+        && refused(err)
+    {
+        return CliError::Aws {
+            doing: doing.to_string(),
+            reason: format!("nothing listens at {at} (connection refused)"),
+            hint: "start the endpoint, or fix or unset AWS_ENDPOINT_URL (or the profile's endpoint_url) to reach AWS",
+        };
+    }
+    if err.code().is_none()
+        && let Some(answer) = err.raw_response().and_then(not_aws_response)
+    {
+        return CliError::Aws {
+            doing: doing.to_string(),
+            reason: format!("{at} answered {answer}: that is not an AWS API"),
+            hint: "AWS_ENDPOINT_URL (or the profile's endpoint_url) must name an AWS endpoint or an emulator of one; unset it to reach AWS",
+        };
+    }
     let reason = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_string(),
+        _ if matches!(
+            err,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+        ) && endpoint.is_some() =>
+        {
+            format!("{} (endpoint {at})", error_chain(err))
+        }
         _ => error_chain(err),
     };
     let hint = credentials_hint(err.code(), err).unwrap_or(match err {

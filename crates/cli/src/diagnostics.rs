@@ -38,8 +38,8 @@ pub fn render(error: &CliError) -> String {
     }
     let _ = writeln!(
         out,
-        "error: {} problem(s) in fleet.toml; {consequence}",
-        diagnostics.len()
+        "error: {} in fleet.toml; {consequence}",
+        crate::render::count(diagnostics.len(), "problem", "problems")
     );
     out
 }

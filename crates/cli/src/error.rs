@@ -65,6 +65,22 @@ pub enum CliError {
         /// What to do next.
         hint: &'static str,
     },
+    /// The organization could not be read because the caller is a member account.
+    #[error(
+        "you are {caller}, a member account{not_admin}; the management account of organization {organization} is {management}\n  {hint}"
+    )]
+    MemberAccount {
+        /// The calling account.
+        caller: String,
+        /// `o-…`.
+        organization: String,
+        /// The organization's management account.
+        management: String,
+        /// `", not a delegated administrator"` when fleet.toml says it is one, else empty.
+        not_admin: &'static str,
+        /// What to do.
+        hint: &'static str,
+    },
     /// `--profile` names a profile that the AWS config and credentials files do not define.
     #[error("profile {name:?} does not exist\n  {hint}")]
     UnknownProfile {

@@ -5,6 +5,7 @@ mod checks;
 mod cli;
 mod commands;
 mod diagnostics;
+mod endpoint;
 mod error;
 mod iam;
 mod logging;

@@ -11,6 +11,10 @@ use stackfleet_planner::plan::OperationAction;
 /// Operations started and not yet finished, by id, with their stack set: what Ctrl-C reports.
 pub type InFlight = Arc<Mutex<BTreeMap<String, String>>>;
 
+/// Operations that ended, by id, with their stack set and final status: what Ctrl-C reports as
+/// done.
+pub type Ended = Arc<Mutex<BTreeMap<String, (String, String)>>>;
+
 /// A plain line is repeated at least this often while an operation runs, so that a long rollout
 /// in a CI log never looks frozen.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -33,6 +37,7 @@ pub struct Progress {
     bar: BTreeMap<String, ProgressBar>,
     last_line: BTreeMap<String, (String, Instant)>,
     in_flight: InFlight,
+    ended: Ended,
 }
 
 pub fn action_label(action: OperationAction) -> &'static str {
@@ -45,14 +50,16 @@ pub fn action_label(action: OperationAction) -> &'static str {
 }
 
 impl Progress {
-    /// A drawer in `style`, recording in-flight operations in `in_flight`.
-    pub fn new(style: Style, in_flight: InFlight) -> Self {
+    /// A drawer in `style`, recording in-flight operations in `in_flight` and ended ones in
+    /// `ended`.
+    pub fn new(style: Style, in_flight: InFlight, ended: Ended) -> Self {
         Progress {
             style,
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bar: BTreeMap::new(),
             last_line: BTreeMap::new(),
             in_flight,
+            ended,
         }
     }
 
@@ -88,8 +95,9 @@ impl Progress {
                     f.insert(operation_id.clone(), stack_set.clone());
                 }
                 let label = format!(
-                    "{stack_set}: {} ({instances} instances)",
-                    action_label(action)
+                    "{stack_set}: {} ({})",
+                    action_label(action),
+                    crate::render::count(instances, "instance", "instances")
                 );
                 if self.style == Style::Bars {
                     let bar = self.bars.add(ProgressBar::new(instances as u64));
@@ -142,6 +150,10 @@ impl Progress {
                     bar.set_message(format!("{status}, {failed} failed"));
                     return;
                 }
+                // How an operation ended is said once, by `OperationFinished`, which follows.
+                if !status.is_active() {
+                    return;
+                }
                 let text = format!(
                     "{stack_set}: operation {operation_id} {status}, {counts}, {}s",
                     elapsed.as_secs()
@@ -164,13 +176,22 @@ impl Progress {
                 if let Ok(mut f) = self.in_flight.lock() {
                     f.remove(&operation_id);
                 }
+                if let Ok(mut e) = self.ended.lock() {
+                    e.insert(
+                        operation_id.clone(),
+                        (stack_set.clone(), outcome.status.to_string()),
+                    );
+                }
                 let text = format!(
                     "{stack_set}: operation {operation_id} {}{}",
                     outcome.status,
                     if outcome.failures.is_empty() {
                         String::new()
                     } else {
-                        format!(", {} instance(s) failed", outcome.failures.len())
+                        format!(
+                            ", {} failed",
+                            crate::render::count(outcome.failures.len(), "instance", "instances")
+                        )
                     }
                 );
                 if let Some(bar) = self.bar.remove(&operation_id) {

@@ -180,17 +180,83 @@ pub async fn read(
         org::read_inventory(&session.orgs),
         observe(&session.cfn, fleet, names)
     );
-    let mut inventory = inventory?;
+    let mut inventory = match inventory {
+        Ok(inventory) => inventory,
+        Err(err) => {
+            return Err(who_may_read(
+                &session.orgs,
+                &session.caller_account,
+                fleet.organization.call_as,
+                err,
+            )
+            .await);
+        }
+    };
     let observed = observed?;
     inventory.region_opt_in = region_opt_in(session, fleet, &inventory, printer).await;
     printer.status(format!(
-        "organization {}: {} accounts in {} OUs; {} of the fleet's stack sets exist",
+        "organization {}: {} in {}; {} of the fleet's stack sets {}",
         inventory.organization_id,
-        inventory.accounts.len(),
-        inventory.organizational_units.len().saturating_sub(1),
-        observed.stack_sets.len()
+        crate::render::count(inventory.accounts.len(), "account", "accounts"),
+        crate::render::count(
+            inventory.organizational_units.len().saturating_sub(1),
+            "OU",
+            "OUs"
+        ),
+        observed.stack_sets.len(),
+        if observed.stack_sets.len() == 1 {
+            "exists"
+        } else {
+            "exist"
+        }
     ));
     Ok((inventory, observed))
+}
+
+/// The error for a failed read of the organization. When AWS refused it (AccessDenied), the caller
+/// may be a member account: DescribeOrganization, which "can be called from any account in the
+/// organization" while ListAccounts "can be called only from the organization's management account
+/// or by a member account that is a delegated administrator" (AWS Organizations API Reference,
+/// DescribeOrganization and ListAccounts,
+/// https://docs.aws.amazon.com/organizations/latest/APIReference/API_DescribeOrganization.html,
+/// https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccounts.html), names
+/// the management account to use instead.
+pub async fn who_may_read(
+    orgs: &aws_sdk_organizations::Client,
+    caller: &str,
+    call_as: CallAs,
+    err: org::OrgError,
+) -> CliError {
+    if !matches!(err, org::OrgError::AccessDenied { .. }) {
+        return err.into();
+    }
+    let Ok(described) = orgs.describe_organization().send().await else {
+        return err.into();
+    };
+    let Some(organization) = described.organization() else {
+        return err.into();
+    };
+    let management = organization.master_account_id().unwrap_or_default();
+    if management.is_empty() || management == caller {
+        return err.into();
+    }
+    CliError::MemberAccount {
+        caller: caller.to_string(),
+        organization: organization.id().unwrap_or_default().to_string(),
+        management: management.to_string(),
+        not_admin: match call_as {
+            CallAs::DelegatedAdmin => " that is not a registered delegated administrator",
+            CallAs::SelfAccount => "",
+        },
+        hint: match call_as {
+            CallAs::DelegatedAdmin => {
+                "register it from the management account (`aws organizations register-delegated-administrator --service-principal member.org.stacksets.cloudformation.amazonaws.com --account-id ID`), or run with the management account's credentials"
+            }
+            CallAs::SelfAccount => {
+                "run stackfleet with credentials of the management account (--profile, or --assume-role a role in it), or from a delegated administrator with organization.call_as = \"delegated-admin\""
+            }
+        },
+    }
 }
 
 /// Reads what a plan of `fleet` is computed from: the organization, which must be the one

@@ -334,8 +334,12 @@ fn opt_in_checks(fleet: &Fleet, facts: &Facts, out: &mut Vec<Finding>) {
             Level::Ok,
             "",
             format!(
-                "every governed region is enabled in the {} accounts read",
-                by_account.len()
+                "every governed region is enabled in the {} read",
+                if by_account.len() == 1 {
+                    "1 account".to_string()
+                } else {
+                    format!("{} accounts", by_account.len())
+                }
             ),
             None,
         ));

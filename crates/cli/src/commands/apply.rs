@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{ApplyReport, Event, PollPolicy, observe::call_as};
@@ -13,8 +14,9 @@ use crate::cli::{ApplyArgs, ReportFormat};
 use crate::commands::plan::{plan_with, write_stdout};
 use crate::error::CliError;
 use crate::printer::Printer;
-use crate::progress::{InFlight, Progress, Style};
+use crate::progress::{Ended, InFlight, Progress, Style};
 use crate::render;
+use crate::render::plan::Names;
 use crate::session::{self, Session};
 use crate::settings::AwsSettings;
 
@@ -25,14 +27,48 @@ pub const DELETE_GUARD: usize = 5;
 /// colleague's, or a concurrent apply's) before it gives up.
 const MAX_ROUNDS: usize = 3;
 
-/// Runs `stackfleet apply`.
+/// What this apply has set going, for the report of Ctrl-C.
+#[derive(Clone, Default)]
+struct Record {
+    /// The plan being carried out, once confirmed.
+    plan: Arc<Mutex<Option<Plan>>>,
+    /// Operations that ended.
+    ended: Ended,
+}
+
+/// Runs `stackfleet apply`. Ctrl-C, at any point, stops it with the truth about StackSets:
+/// which operations were started and go on in AWS, which ended, which were never started.
 pub async fn run(
     config: &Path,
     aws: &AwsSettings,
     args: &ApplyArgs,
     printer: Printer,
 ) -> Result<(), CliError> {
-    let (session, mut plan) = match &args.plan {
+    let record = Record::default();
+    tokio::select! {
+        result = apply(config, aws, args, printer, &record) => result,
+        _ = tokio::signal::ctrl_c() => {
+            let plan = record.plan.lock().ok().and_then(|p| p.clone());
+            let running = aws.pending.operations().lock().map(|r| r.clone()).unwrap_or_default();
+            let ended = record.ended.lock().map(|e| e.clone()).unwrap_or_default();
+            Err(CliError::Interrupted(render::apply::interrupted(
+                plan.as_ref(),
+                &running,
+                &ended,
+                &aws.pending.snapshot().calls,
+            )))
+        }
+    }
+}
+
+async fn apply(
+    config: &Path,
+    aws: &AwsSettings,
+    args: &ApplyArgs,
+    printer: Printer,
+    record: &Record,
+) -> Result<(), CliError> {
+    let (session, mut plan, mut names) = match &args.plan {
         Some(path) => saved_plan(path, config, aws, printer).await?,
         None => fresh_plan(config, aws, printer).await?,
     };
@@ -49,12 +85,15 @@ pub async fn run(
         // A new round's plan is shown, guarded and confirmed like the first: it may differ.
         check_deletes(&plan, args.allow_delete)?;
         confirm(
-            &plan,
-            &render::plan::table(&plan, false),
+            &render::plan::apply_table(&plan, &names),
             args.auto_approve,
             printer,
-        )?;
-        let report = execute(&session, &plan, aws, args, printer).await?;
+        )
+        .await?;
+        if let Ok(mut current) = record.plan.lock() {
+            *current = Some(plan.clone());
+        }
+        let report = execute(&session, &plan, aws, args, printer, &record.ended).await?;
         let superseded = report.superseded();
         last_converged = report.converged();
         verify_after = last_converged;
@@ -65,7 +104,7 @@ pub async fn run(
         printer.status(
             "another operation changed a stack set after this plan was made; planning again",
         );
-        plan = fresh_plan(config, aws, printer).await?.1;
+        (_, plan, names) = fresh_plan(config, aws, printer).await?;
     }
     let report = ApplyReport {
         stack_sets: reports.into_iter().flat_map(|r| r.stack_sets).collect(),
@@ -100,7 +139,8 @@ pub async fn run(
         .map(|o| o.failures.len())
         .sum();
     Err(CliError::NotConverged(format!(
-        "{failed} instance(s) failed{}",
+        "{} failed{}",
+        render::count(failed, "instance", "instances"),
         if report.stack_sets.iter().any(|s| s.error.is_some()) {
             " and some calls failed"
         } else {
@@ -113,7 +153,7 @@ pub async fn run(
 /// statuses alone do not prove that the stack sets are what fleet.toml says (an operation taken
 /// for ours that was not, a change made meanwhile by someone else).
 async fn verify(config: &Path, aws: &AwsSettings, printer: Printer) -> Result<(), CliError> {
-    let (_, plan) = fresh_plan(config, aws, printer).await?;
+    let (_, plan, _) = fresh_plan(config, aws, printer).await?;
     if !plan.summary.has_changes() {
         printer.status("checked: the stack sets match fleet.toml");
         return Ok(());
@@ -137,15 +177,15 @@ async fn fresh_plan(
     config: &Path,
     aws: &AwsSettings,
     printer: Printer,
-) -> Result<(Session, Plan), CliError> {
+) -> Result<(Session, Plan, Names), CliError> {
     let (fleet, session) = session::open(config, aws, printer).await?;
-    let (plan, _, observed) = plan_with(&session, &fleet, aws, printer).await?;
+    let (plan, inventory, observed) = plan_with(&session, &fleet, aws, printer).await?;
     let waited = wait_for_running(&session, &plan, observed.stack_sets.keys(), printer).await?;
     if !waited {
-        return Ok((session, plan));
+        return Ok((session, plan, render::plan::names(&inventory)));
     }
-    let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
-    Ok((session, plan))
+    let (plan, inventory, _) = plan_with(&session, &fleet, aws, printer).await?;
+    Ok((session, plan, render::plan::names(&inventory)))
 }
 
 /// Waits for operations that are queued or running on `names`; true if there were any.
@@ -190,7 +230,7 @@ async fn saved_plan(
     config: &Path,
     aws: &AwsSettings,
     printer: Printer,
-) -> Result<(Session, Plan), CliError> {
+) -> Result<(Session, Plan, Names), CliError> {
     let plan_error = |reason: String| CliError::PlanFile {
         path: path.display().to_string(),
         reason,
@@ -259,7 +299,7 @@ async fn saved_plan(
             session.caller_account
         )));
     }
-    let (now, _, _) = plan_with(&session, &fleet, aws, printer).await?;
+    let (now, inventory, _) = plan_with(&session, &fleet, aws, printer).await?;
     if now.fingerprint != plan.fingerprint {
         return Err(CliError::StalePlan(format!(
             "the organization or the stack sets changed since plan {} was made (fingerprint {} is now {}); nothing was applied\n  run `stackfleet plan --out {}` again, review it, and apply the new plan (or run `stackfleet apply` to plan and apply in one go)",
@@ -285,7 +325,11 @@ async fn saved_plan(
     ));
     // The saved plan's operations, timed from this reading: what happened between the saved
     // plan and now is in the state just compared, and only later operations must stop apply.
-    Ok((session, now.stamped(&plan.nonce, read_at)))
+    Ok((
+        session,
+        now.stamped(&plan.nonce, read_at),
+        render::plan::names(&inventory),
+    ))
 }
 
 /// Where a saved plan differs from the plan made again with its nonce, masked values aside;
@@ -368,9 +412,11 @@ pub(crate) fn check_deletes(plan: &Plan, allow_delete: bool) -> Result<(), CliEr
 }
 
 /// Shows the plan and asks for `yes` on a terminal; refuses without one unless auto-approved.
-fn confirm(plan: &Plan, table: &str, auto_approve: bool, printer: Printer) -> Result<(), CliError> {
+/// Auto-approved, it shows the plan all the same (as terraform does): a CI log then records
+/// what was applied, not only a summary line.
+async fn confirm(table: &str, auto_approve: bool, printer: Printer) -> Result<(), CliError> {
     if auto_approve {
-        printer.status(render::plan::headline(plan));
+        printer.status(table.trim_end());
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
@@ -381,8 +427,15 @@ fn confirm(plan: &Plan, table: &str, auto_approve: bool, printer: Printer) -> Re
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{table}\nApply this plan? Only 'yes' is accepted: ");
     let _ = err.flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
+    // Read on a thread of its own, so that Ctrl-C at the prompt is heard (a blocking read here
+    // would hold the runtime); the thread ends with the process.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        let _ = tx.send(answer);
+    });
+    let answer = rx.await.unwrap_or_default();
     if answer.trim() == "yes" {
         Ok(())
     } else {
@@ -392,13 +445,14 @@ fn confirm(plan: &Plan, table: &str, auto_approve: bool, printer: Printer) -> Re
     }
 }
 
-/// Runs the plan, drawing progress; Ctrl-C stops waiting and says what still runs in AWS.
+/// Runs the plan, drawing progress and recording which operations run and ended.
 async fn execute(
     session: &Session,
     plan: &Plan,
     aws: &AwsSettings,
     args: &ApplyArgs,
     printer: Printer,
+    ended: &Ended,
 ) -> Result<ApplyReport, CliError> {
     let style = if printer.is_quiet() {
         Style::Silent
@@ -410,30 +464,13 @@ async fn execute(
     // Shared with --timeout, which names these operations too when it stops the command.
     let in_flight: InFlight = aws.pending.operations();
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let mut progress = Progress::new(style, in_flight.clone());
+    let mut progress = Progress::new(style, in_flight, ended.clone());
     let drawer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             progress.handle(event);
         }
     });
-    let apply = stackfleet_executor::apply(&session.cfn, plan, &tx, PollPolicy::default());
-    let report = tokio::select! {
-        report = apply => report,
-        _ = tokio::signal::ctrl_c() => {
-            let running: Vec<String> = in_flight
-                .lock()
-                .map(|f| f.iter().map(|(id, set)| format!("{set}: {id}")).collect())
-                .unwrap_or_default();
-            let list = if running.is_empty() {
-                "no StackSets operation was running".to_string()
-            } else {
-                format!("these StackSets operations go on in AWS:\n    {}", running.join("\n    "))
-            };
-            return Err(CliError::Interrupted(format!(
-                "{list}\n  run `stackfleet apply` again to wait for them and finish the rollout"
-            )));
-        }
-    };
+    let report = stackfleet_executor::apply(&session.cfn, plan, &tx, PollPolicy::default()).await;
     drop(tx);
     let _ = drawer.await;
     Ok(report)

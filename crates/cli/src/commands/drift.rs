@@ -57,7 +57,7 @@ pub async fn run(
     };
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     // Shared with --timeout, which names a drift detection still running when it stops.
-    let mut progress = Progress::new(style, aws.pending.operations());
+    let mut progress = Progress::new(style, aws.pending.operations(), Default::default());
     let drawer = tokio::spawn(async move {
         while let Some(event) = rx.recv().await {
             progress.handle(event);

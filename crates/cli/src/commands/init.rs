@@ -121,7 +121,7 @@ pub async fn run(
     // The promise is a file that validates as written: hold init to it.
     let fleet = fleet::load(config)?;
     printer.status(format!(
-        "wrote {}: stack set {} in {} region(s) of organization {}; it is valid",
+        "wrote {}: stack set {} in {} of organization {}; it is valid",
         config.display(),
         fleet
             .stack_sets
@@ -129,7 +129,11 @@ pub async fn run(
             .map(|s| s.name.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        fleet.stack_sets.first().map_or(0, |s| s.regions.len()),
+        crate::render::count(
+            fleet.stack_sets.first().map_or(0, |s| s.regions.len()),
+            "region",
+            "regions"
+        ),
         inventory.organization_id
     ));
     printer.status(format!(

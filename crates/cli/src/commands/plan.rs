@@ -28,7 +28,8 @@ pub async fn run(
 ) -> Result<Outcome, CliError> {
     let out = args.out.as_deref().map(OutFile::open).transpose()?;
     let (fleet, session) = session::open(config, aws, printer).await?;
-    let (plan, _, _) = plan_with(&session, &fleet, aws, printer).await?;
+    let (plan, inventory, _) = plan_with(&session, &fleet, aws, printer).await?;
+    let names = render::plan::names(&inventory);
     let mut stdout = std::io::stdout().lock();
     // The deletion guard is apply's; the plan says beforehand when apply will need the flag.
     let guard = match crate::commands::apply::check_deletes(&plan, false) {
@@ -37,12 +38,13 @@ pub async fn run(
     };
     let text = match args.output {
         OutputFormat::Table => {
-            render::plan::table(&plan, args.detail)
+            render::plan::table(&plan, &names, args.detail)
                 + &render::plan::delete_guard_note(guard.as_deref(), false)
         }
         OutputFormat::Json => render::plan::json(&plan),
         OutputFormat::Markdown => {
-            render::plan::markdown(&plan) + &render::plan::delete_guard_note(guard.as_deref(), true)
+            render::plan::markdown(&plan, &names)
+                + &render::plan::delete_guard_note(guard.as_deref(), true)
         }
     };
     write_stdout(&mut stdout, &text)?;

@@ -278,7 +278,9 @@ pub fn table(report: &Coverage, detail: bool, min_coverage: f64) -> String {
         report.organization_id,
         verdict(report, min_coverage)
     );
-    let mut header = vec!["Stack set", "Required", "Covered", "Percent"];
+    // The percentage shares the covered column: with every status counted, a stack set's name
+    // stays whole at 100 columns.
+    let mut header = vec!["Stack set", "Required", "Covered"];
     header.extend(SHOWN_STATUSES.iter().map(|s| s.label()));
     let mut t = new_table(&header);
     for set in &report.stack_sets {
@@ -286,8 +288,7 @@ pub fn table(report: &Coverage, detail: bool, min_coverage: f64) -> String {
         let mut row = vec![
             set.name.clone(),
             set.required.to_string(),
-            set.covered.to_string(),
-            pct(set.percent),
+            format!("{} ({})", set.covered, pct(set.percent)),
         ];
         row.extend(
             SHOWN_STATUSES
@@ -417,7 +418,7 @@ pub fn table(report: &Coverage, detail: bool, min_coverage: f64) -> String {
         }
     }
     let _ = writeln!(out, "\nLegend: {}", legend());
-    out
+    super::wrap_text(out)
 }
 
 /// Distinct cell findings (such as S3 data events not selected), with how many cells have each.

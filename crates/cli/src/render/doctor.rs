@@ -26,7 +26,7 @@ pub fn table(findings: &[Finding]) -> String {
             f.fix.clone().unwrap_or_default(),
         ]);
     }
-    format!("{table}\n{}\n", summary(findings))
+    super::wrap_text(format!("{table}\n{}\n", summary(findings)))
 }
 
 /// `{"ok": bool, "findings": [...]}`.

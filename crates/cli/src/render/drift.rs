@@ -109,8 +109,9 @@ pub fn json(report: &DriftReport) -> String {
 fn conclusion(verdict: &Verdict) -> String {
     let mut out = if verdict.drifted > 0 {
         format!(
-            "{} drifted: someone changed them outside StackSets. `stackfleet apply` does not revert drift; update the stack set or fix the resources.",
-            count(verdict.drifted, "instance", "instances")
+            "{} drifted: someone changed {} outside StackSets. `stackfleet apply` does not revert drift; update the stack set or fix the resources.",
+            count(verdict.drifted, "instance", "instances"),
+            if verdict.drifted == 1 { "it" } else { "them" }
         )
     } else if verdict.complete() {
         "No drift: every instance matches its template.".to_string()
@@ -208,16 +209,42 @@ pub fn table(report: &DriftReport) -> String {
         t.add_row(row);
     }
     let _ = writeln!(out, "{t}");
-    let rows = differences(reports);
-    if !rows.is_empty() {
-        let mut d = new_table(&DIFF_HEADER);
-        for row in rows {
-            d.add_row(row);
+    // One table per drifted instance, named above it: nine columns do not fit 100.
+    let mut groups: Vec<(Vec<String>, Vec<Vec<String>>)> = Vec::new();
+    for row in differences(reports) {
+        let instance = row[..3].to_vec();
+        match groups.last_mut() {
+            Some((seen, rows)) if *seen == instance => rows.push(row),
+            _ => groups.push((instance, vec![row])),
         }
-        let _ = writeln!(out, "\nChanged outside StackSets:\n{d}");
+    }
+    if !groups.is_empty() {
+        let _ = writeln!(out, "\nChanged outside StackSets:");
+    }
+    for (instance, rows) in groups {
+        let mut d = new_table(&["Resource", "Drift", "Property", "Expected", "Actual"]);
+        for row in rows {
+            let resource = if row[4] == "-" {
+                row[3].clone()
+            } else {
+                format!("{}\n({})", row[3], row[4])
+            };
+            d.add_row(vec![
+                resource,
+                row[5].clone(),
+                row[6].clone(),
+                row[7].clone(),
+                row[8].clone(),
+            ]);
+        }
+        let _ = writeln!(
+            out,
+            "{}, account {}, {}:\n{d}",
+            instance[0], instance[1], instance[2]
+        );
     }
     let _ = writeln!(out, "\n{}", conclusion(&verdict(report)));
-    out
+    super::wrap_text(out)
 }
 
 /// The report for a pull-request comment or issue.

@@ -39,7 +39,8 @@ pub fn total(plan: &Plan) -> Option<String> {
         (_, 0) => "per-instance time measured on each stack set's newest operation".to_string(),
         (0, _) => format!("no operation history yet: {assumed} per instance assumed"),
         _ => format!(
-            "per-instance time measured for {measured} stack set(s), {assumed} assumed for {default}"
+            "per-instance time measured for {}, {assumed} assumed for {default}",
+            super::count(measured, "stack set", "stack sets")
         ),
     };
     Some(format!(

@@ -52,8 +52,9 @@ pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n> [!IMPORTANT]\n> {} instance(s) need attention.\n",
-        rows.len()
+        "\n> [!IMPORTANT]\n> {} {}.\n",
+        crate::render::count(rows.len(), "instance", "instances"),
+        if rows.len() == 1 { "needs attention" } else { "need attention" }
     );
     let _ = writeln!(
         out,

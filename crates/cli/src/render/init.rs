@@ -190,8 +190,9 @@ pub fn fleet_toml(s: &Starter) -> String {
     out.push_str("\n[stack_sets.targets]\n");
     let _ = writeln!(
         out,
-        "# The whole organization: root {} and every OU under it ({} accounts).",
-        s.root_id, s.accounts
+        "# The whole organization: root {} and every OU under it ({}).",
+        s.root_id,
+        super::count(s.accounts, "account", "accounts")
     );
     out.push_str("organizational_units = [\"/\"]\n");
     if !s.top_level.is_empty() {

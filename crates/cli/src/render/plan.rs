@@ -7,12 +7,34 @@ use stackfleet_planner::plan::{
     Cell, FieldChange, Operation, OperationAction, SkipReason, SkippedAccount, StackSetAction,
     StackSetPlan,
 };
-use stackfleet_planner::{Plan, template};
+use std::collections::BTreeMap;
 
-use super::{abbreviate, count, estimate, md_cell, new_table};
+use stackfleet_planner::{Inventory, Plan, template};
+
+use super::{count, estimate, md_cell, new_table};
 
 /// Accounts listed per operation before the rest is counted.
 const ACCOUNTS_SHOWN: usize = 6;
+
+/// Account names by id, shown beside the ids.
+pub type Names = BTreeMap<String, String>;
+
+/// The names of the organization's accounts.
+pub fn names(inventory: &Inventory) -> Names {
+    inventory
+        .accounts
+        .values()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect()
+}
+
+/// `id (name)`, or the id alone when the organization does not know it.
+fn named(id: &str, names: &Names) -> String {
+    match names.get(id) {
+        Some(name) if !name.is_empty() => format!("{id} ({name})"),
+        _ => id.to_string(),
+    }
+}
 
 /// The plan as JSON, the format `apply plan.json` reads.
 pub fn json(plan: &Plan) -> String {
@@ -86,18 +108,30 @@ fn skipped_cells(s: &StackSetPlan) -> usize {
         .sum()
 }
 
-fn operation_accounts(op: &Operation, all: bool) -> String {
+/// The accounts of an operation with their names: one a line for a table (`separator` "\n"),
+/// or in a row for Markdown; the first [`ACCOUNTS_SHOWN`] unless `all`.
+fn operation_accounts(op: &Operation, names: &Names, all: bool, separator: &str) -> String {
     if op.action == OperationAction::UpdateStackSet {
         return "every instance".to_string();
     }
-    let list = if all {
-        op.accounts.join(", ")
-    } else {
-        abbreviate(&op.accounts, ACCOUNTS_SHOWN)
-    };
+    let shown: Vec<String> = op
+        .accounts
+        .iter()
+        .take(if all { usize::MAX } else { ACCOUNTS_SHOWN })
+        .map(|a| named(a, names))
+        .collect();
+    let rest = op.accounts.len() - shown.len();
+    // One a line needs no commas.
+    let joint = if separator == "\n" { "\n" } else { ", " };
     format!(
-        "{}: {list}",
-        count(op.accounts.len(), "account", "accounts")
+        "{}:{separator}{}{}",
+        count(op.accounts.len(), "account", "accounts"),
+        shown.join(joint),
+        if rest > 0 {
+            format!("{joint}… and {rest} more")
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -241,7 +275,17 @@ pub fn headline(plan: &Plan) -> String {
 
 /// The plan for people: a summary per stack set, changed settings, operations, skipped accounts;
 /// with `detail`, every instance and every account.
-pub fn table(plan: &Plan, detail: bool) -> String {
+pub fn table(plan: &Plan, names: &Names, detail: bool) -> String {
+    table_with(plan, names, detail, true)
+}
+
+/// The plan as apply shows it before carrying it out: [`table`] without the hint about
+/// `--detail`, a flag of `plan` only.
+pub fn apply_table(plan: &Plan, names: &Names) -> String {
+    table_with(plan, names, false, false)
+}
+
+fn table_with(plan: &Plan, names: &Names, detail: bool, detail_hint: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -251,30 +295,28 @@ pub fn table(plan: &Plan, detail: bool) -> String {
         plan.organization.management_account,
         plan.organization.home_region
     );
+    // Eight columns fit 100 with a stack set name of 17 characters unbroken: existing and
+    // desired share one column, and the operations are counted in their own table below.
     let mut summary = new_table(&[
         "Stack set",
         "Action",
         "Regions",
-        "Desired",
-        "Existing",
+        "Existing → desired",
         "Create",
         "Delete",
         "Update",
         "Skipped",
-        "Operations",
     ]);
     for s in &plan.stack_sets {
         summary.add_row(vec![
             s.name.clone(),
             shown_action(s).to_string(),
             s.regions.join(", "),
-            s.desired_instances.to_string(),
-            s.existing_instances.to_string(),
+            format!("{} → {}", s.existing_instances, s.desired_instances),
             s.create_instances.len().to_string(),
             s.delete_instances.len().to_string(),
             s.update_instances.len().to_string(),
             skipped_cells(s).to_string(),
-            s.operations.len().to_string(),
         ]);
     }
     let _ = writeln!(out, "{summary}");
@@ -319,11 +361,12 @@ pub fn table(plan: &Plan, detail: bool) -> String {
                     s.name.clone(),
                     (i + 1).to_string(),
                     operation_label(op),
-                    operation_accounts(op, detail),
+                    operation_accounts(op, names, detail, "\n"),
+                    // One a line, like the accounts: the accounts' names get the width.
                     if op.regions.is_empty() {
                         "all".to_string()
                     } else {
-                        op.regions.join(", ")
+                        op.regions.join("\n")
                     },
                     op.instances.to_string(),
                     estimate::duration(op.estimated_seconds),
@@ -385,15 +428,15 @@ pub fn table(plan: &Plan, detail: bool) -> String {
         if any {
             let _ = writeln!(out, "\nInstances:\n{t}");
         }
-    } else if plan.summary.has_changes() {
+    } else if plan.summary.has_changes() && detail_hint {
         let _ = writeln!(out, "\n(--detail lists every instance and account)");
     }
     let _ = writeln!(out, "\n{}", headline(plan));
-    out
+    super::wrap_text(out)
 }
 
 /// The plan for a pull-request comment: the verdict and summary first, details folded.
-pub fn markdown(plan: &Plan) -> String {
+pub fn markdown(plan: &Plan, names: &Names) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### stackfleet plan: `{}`\n", md_cell(&plan.fleet));
     let _ = writeln!(out, "**{}**\n", headline(plan));
@@ -490,7 +533,7 @@ pub fn markdown(plan: &Plan) -> String {
                     md_cell(&s.name),
                     i + 1,
                     operation_label(op),
-                    md_cell(&operation_accounts(op, true)),
+                    md_cell(&operation_accounts(op, names, true, " ")),
                     if op.regions.is_empty() {
                         "all".to_string()
                     } else {

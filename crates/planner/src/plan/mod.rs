@@ -87,7 +87,12 @@ pub fn plan(
                 PermissionModel::SelfManaged => CallAs::SelfAccount,
                 PermissionModel::ServiceManaged => fleet.organization.call_as,
             };
-            stack_sets.push(plan_deletion(set, inventory, &fleet.default_rollout, call_as));
+            stack_sets.push(plan_deletion(
+                set,
+                inventory,
+                &fleet.default_rollout,
+                call_as,
+            ));
         }
     }
 

@@ -54,21 +54,25 @@ impl Removals {
             .count()
     }
 
-    /// In words, for the guard's message: "2 stack set(s) (a, b) and 7 instance(s) in 3
-    /// account(s); resources Rule, Topic from 4 stack(s)"; empty when nothing is removed.
+    /// In words, for the guard's message: "2 stack sets (a, b) and 7 instances in 3 accounts and
+    /// 4 resources in 4 accounts (Rule, Topic from marker)"; empty when nothing is removed.
     pub fn describe(&self) -> String {
         let mut what = Vec::new();
         if !self.stack_sets.is_empty() {
             what.push(format!(
-                "{} stack set(s) ({})",
-                self.stack_sets.len(),
+                "{} ({})",
+                count(self.stack_sets.len(), "stack set", "stack sets"),
                 self.stack_sets.join(", ")
             ));
         }
         let instances = self.instances();
         if instances > 0 {
             let accounts = self.by_account.values().filter(|a| a.instances > 0).count();
-            what.push(format!("{instances} instance(s) in {accounts} account(s)"));
+            what.push(format!(
+                "{} in {}",
+                count(instances, "instance", "instances"),
+                count(accounts, "account", "accounts")
+            ));
         }
         let resources = self.resources_removed();
         if resources > 0 {
@@ -79,7 +83,9 @@ impl Removals {
                 .collect();
             let accounts = self.by_account.values().filter(|a| a.resources > 0).count();
             what.push(format!(
-                "{resources} resource(s) in {accounts} account(s) ({})",
+                "{} in {} ({})",
+                count(resources, "resource", "resources"),
+                count(accounts, "account", "accounts"),
                 names.join("; ")
             ));
         }
@@ -119,4 +125,9 @@ pub fn removals(plan: &Plan) -> Removals {
         }
     }
     out
+}
+
+/// `n` with the singular or plural noun.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

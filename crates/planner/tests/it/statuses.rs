@@ -383,8 +383,8 @@ fn the_guard_counts_instances_and_removed_resources_per_account() {
     assert_eq!(plan.summary.removed_resources, 2);
     let words = r.describe();
     assert!(
-        words.contains("1 instance(s) in 1 account(s)")
-            && words.contains("2 resource(s) in 1 account(s) (Extra from monitor)"),
+        words.contains("1 instance in 1 account")
+            && words.contains("2 resources in 1 account (Extra from monitor)"),
         "{words}"
     );
 }
