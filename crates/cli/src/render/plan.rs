@@ -141,6 +141,15 @@ fn new_stack_set_rows(s: &StackSetPlan) -> Vec<(String, String)> {
             capabilities.join(", ")
         },
     ));
+    rows.push((
+        "managed_execution".to_string(),
+        if s.managed_execution {
+            "active"
+        } else {
+            "inactive"
+        }
+        .to_string(),
+    ));
     rows
 }
 
@@ -507,6 +516,7 @@ mod tests {
             action: StackSetAction::Create,
             adopt: false,
             instance_time: None,
+            managed_execution: false,
             permission_model: PermissionModel::SelfManaged,
             regions: vec!["us-east-1".into()],
             changes: vec![],
@@ -533,6 +543,7 @@ mod tests {
                 auto_deployment: None,
                 retain_stacks_on_delete: false,
                 rollout: Default::default(),
+                managed_execution: None,
             }),
         }
     }
@@ -552,6 +563,7 @@ mod tests {
                 format!("parameters.Token={MASK}"),
                 "tags.owner=security".to_string(),
                 "capabilities=CAPABILITY_IAM".to_string(),
+                "managed_execution=inactive".to_string(),
             ]
         );
         assert!(!text.concat().contains("hunter2"));

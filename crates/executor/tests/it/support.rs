@@ -134,6 +134,7 @@ pub fn stack_set(
         skipped: Vec::new(),
         operations,
         instance_time: None,
+        managed_execution: false,
         desired: (action != StackSetAction::Delete).then(|| desired(permission_model)),
     }
 }
@@ -161,6 +162,7 @@ pub fn desired(permission_model: PermissionModel) -> DesiredStackSet {
         }),
         retain_stacks_on_delete: false,
         rollout: Rollout::default(),
+        managed_execution: None,
     }
 }
 

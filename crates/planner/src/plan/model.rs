@@ -149,6 +149,11 @@ pub struct StackSetPlan {
     /// The stack set as apply creates or updates it; absent when it is deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<DesiredStackSet>,
+    /// Whether StackSets' `ManagedExecution` is on while apply runs the operations (after the
+    /// plan's CreateStackSet or UpdateStackSet): apply then starts each run of consecutive
+    /// operations of one kind together (see [`crate::plan::concurrent_runs`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed_execution: bool,
 }
 
 /// One account × region.
@@ -241,4 +246,8 @@ pub struct DesiredStackSet {
     pub retain_stacks_on_delete: bool,
     /// Operation preferences.
     pub rollout: Rollout,
+    /// `ManagedExecution.Active` as fleet.toml sets it; `None` leaves an existing stack set's as
+    /// it is (a created one gets [`crate::fleet::DEFAULT_MANAGED_EXECUTION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_execution: Option<bool>,
 }
