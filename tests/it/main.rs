@@ -14,6 +14,7 @@ mod drift;
 mod exit_codes;
 mod harness;
 mod iam_policy;
+mod managed_execution;
 mod noecho;
 mod plan;
 mod proxy;
