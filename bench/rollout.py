@@ -196,13 +196,24 @@ def step(label: str, cells: dict[str, set[tuple[str, str]]], command: list[str])
     cpu = emulator_cpu() - cpu
     emulated = wall / SCALE
     own = []
+    busy_real = 0.0
     for name in STACK_SETS:
-        for o in operations(name, since):
-            if o.get("EndTimestamp"):
-                own.append((o["EndTimestamp"] - o["CreationTimestamp"]).total_seconds() / SCALE)
+        spans = sorted(
+            (o["CreationTimestamp"].timestamp(), o["EndTimestamp"].timestamp())
+            for o in operations(name, since)
+            if o.get("EndTimestamp")
+        )
+        own += [(end - start) / SCALE for start, end in spans]
+        # How long the stack set had an operation running (overlaps counted once).
+        busy, reach = 0.0, float("-inf")
+        for start, end in spans:
+            busy += max(0.0, end - max(start, reach))
+            reach = max(reach, end)
+        busy_real = max(busy_real, busy)
     b = bounds(cells, rollout)
-    longest = max(own, default=0)
-    once = longest + wall - longest * SCALE
+    # The step if the operations ran on the emulator's clock and stackfleet's and the emulator's
+    # own real seconds counted once, as they would against AWS.
+    once = busy_real / SCALE + wall - busy_real
     row = {
         "step": label,
         "instances": sum(len(c) for c in cells.values()),
@@ -217,8 +228,7 @@ def step(label: str, cells: dict[str, set[tuple[str, str]]], command: list[str])
         "terraform_s": b["terraform"],
         "vs_aws": round(emulated / b["aws"], 2) if b["aws"] else None,
         "vs_rollout": round(emulated / b["rollout"], 2) if b["rollout"] else None,
-        # The same step if only the operations ran on the emulator's clock and stackfleet's and
-        # the emulator's own real seconds counted once, as they would against AWS.
+        "operations_s": round(busy_real / SCALE),
         "once_s": round(once),
         "estimate_s": estimate,
         "estimate_error": (
