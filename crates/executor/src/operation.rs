@@ -4,6 +4,8 @@
 //! `OperationInProgressException`; we then wait for the running operation(s), found with
 //! ListStackSetOperations, and call once more. The caller's `OperationId` makes a repeated call
 //! safe: `OperationIdAlreadyExistsException` means our operation already exists, and we wait for it.
+//! With ManagedExecution StackSets queues instead of refusing, so apply looks for someone else's
+//! operation before each step ([`Turn`]).
 
 use std::future::Future;
 use std::time::Duration;
