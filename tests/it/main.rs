@@ -18,6 +18,7 @@ mod exit_codes;
 mod harness;
 mod iam_policy;
 mod interrupt;
+mod managed_execution;
 mod noecho;
 mod plan;
 mod proxy;

@@ -1,13 +1,14 @@
 //! Carrying out a plan: the executor decides nothing the plan has not decided.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
     AccountFilterType, AutoDeployment as AwsAutoDeployment, Capability, ConcurrencyMode as AwsMode,
-    DeploymentTargets, Parameter, PermissionModels, RegionConcurrencyType, StackSetOperationAction,
-    StackSetOperationPreferences, Tag,
+    DeploymentTargets, ManagedExecution, Parameter, PermissionModels, RegionConcurrencyType,
+    StackSetOperationAction, StackSetOperationPreferences, Tag,
 };
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -16,18 +17,18 @@ use stackfleet_planner::fleet::{
     CallAs, ConcurrencyMode, Limit, PermissionModel, RegionConcurrency, Rollout,
 };
 use stackfleet_planner::plan::{
-    DesiredStackSet, Operation, OperationAction, StackSetAction, StackSetPlan,
+    DesiredStackSet, Operation, OperationAction, StackSetAction, StackSetPlan, concurrent_runs,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::ExecError;
 use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 use crate::observe::call_as;
-use crate::operation::{AfterWaiting, Expected, PollPolicy, StackSetContext};
+use crate::operation::{AfterWaiting, Expected, PollPolicy, StackSetContext, Turn};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
-pub const STACK_SET_CONCURRENCY: usize = 4;
+pub const STACK_SET_CONCURRENCY: usize = stackfleet_planner::plan::estimate::STACK_SETS_AT_ONCE;
 
 /// What apply did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -154,46 +155,69 @@ async fn apply_stack_set(
         report.operations = not_started(&set.operations);
         return report;
     }
-    // This plan's operation ids, and the ids StackSets answered with, are ours; any other
-    // operation on the stack set since the plan was made means the plan may be out of date.
-    let mut ours: BTreeSet<String> = set.operations.iter().map(|op| op.id.clone()).collect();
-    for (i, op) in set.operations.iter().enumerate() {
-        ours.extend(report.operations.iter().map(|o| o.operation_id.clone()));
-        match run_operation(ctx, plan, set, op, &ours).await {
-            Ok((operation_id, outcome)) => {
-                report.operations.push(OperationReport {
-                    operation_id,
-                    action: op.action,
-                    instances: op.instances,
-                    status: outcome.status,
-                    status_reason: outcome.status_reason,
-                    failures: outcome.failures,
-                    error: None,
-                });
+    for run in concurrent_runs(set) {
+        // This plan's operation ids, and the ids StackSets answered with, are ours; any other
+        // operation on the stack set since the plan was made means the plan may be out of date.
+        let ours: BTreeSet<String> = set
+            .operations
+            .iter()
+            .map(|op| op.id.clone())
+            .chain(report.operations.iter().map(|o| o.operation_id.clone()))
+            .collect();
+        // Started together only with ManagedExecution on (otherwise every run is one operation);
+        // each knows its siblings' ids, so that one never waits for another as if it were
+        // someone else's.
+        let siblings: Vec<String> = set.operations[run.clone()]
+            .iter()
+            .map(|op| op.id.clone())
+            .collect();
+        let results = futures::future::join_all(
+            set.operations[run.clone()]
+                .iter()
+                .map(|op| run_operation(ctx, plan, set, op, &siblings, &ours)),
+        )
+        .await;
+        let mut failed = None;
+        for (op, result) in set.operations[run.clone()].iter().zip(results) {
+            match result {
+                Ok((operation_id, outcome)) => {
+                    report.operations.push(OperationReport {
+                        operation_id,
+                        action: op.action,
+                        instances: op.instances,
+                        status: outcome.status,
+                        status_reason: outcome.status_reason,
+                        failures: outcome.failures,
+                        error: None,
+                    });
+                }
+                Err(OperationError { started, error }) => {
+                    report.operations.push(OperationReport {
+                        status: if started.is_some() {
+                            OperationStatus::Unseen
+                        } else {
+                            OperationStatus::NotStarted
+                        },
+                        operation_id: started.unwrap_or_else(|| op.id.clone()),
+                        action: op.action,
+                        instances: op.instances,
+                        status_reason: None,
+                        failures: Vec::new(),
+                        error: Some(error.to_string()),
+                    });
+                    failed.get_or_insert(error);
+                }
             }
-            Err(OperationError { started, error }) => {
-                // A call that fails outright (access, validation, timeout) would fail again for
-                // the next operation; stop this stack set and say what did not run.
-                report.operations.push(OperationReport {
-                    status: if started.is_some() {
-                        OperationStatus::Unseen
-                    } else {
-                        OperationStatus::NotStarted
-                    },
-                    operation_id: started.unwrap_or_else(|| op.id.clone()),
-                    action: op.action,
-                    instances: op.instances,
-                    status_reason: None,
-                    failures: Vec::new(),
-                    error: Some(error.to_string()),
-                });
-                report
-                    .operations
-                    .extend(not_started(&set.operations[i + 1..]));
-                report.superseded = matches!(error, ExecError::Superseded { .. });
-                report.error = Some(error.to_string());
-                return report;
-            }
+        }
+        if let Some(error) = failed {
+            // A call that fails outright (access, validation, timeout) would fail again for
+            // the next operation; stop this stack set and say what did not run.
+            report
+                .operations
+                .extend(not_started(&set.operations[run.end..]));
+            report.superseded = matches!(error, ExecError::Superseded { .. });
+            report.error = Some(error.to_string());
+            return report;
         }
     }
     if set.action == StackSetAction::Delete && report.converged() {
@@ -282,7 +306,12 @@ async fn create_stack_set(
         .call_as(call_as(caller))
         // The SDK retries a call whose answer was lost; the token makes AWS answer that retry
         // as the first call rather than as a name in use.
-        .client_request_token(request_token(plan, &set.name));
+        .client_request_token(request_token(plan, &set.name))
+        .managed_execution(
+            ManagedExecution::builder()
+                .active(set.managed_execution)
+                .build(),
+        );
     match stack_set_settings!(request, set, desired).send().await {
         Ok(_) => {}
         // Someone (a colleague, a concurrent apply, an interrupted run) created it after the
@@ -306,6 +335,7 @@ async fn run_operation(
     plan: &Plan,
     set: &StackSetPlan,
     op: &Operation,
+    siblings: &[String],
     ours: &BTreeSet<String>,
 ) -> Result<(String, OperationOutcome), OperationError> {
     // Another run may have carried out this very step between our plan and now: StackSets
@@ -328,6 +358,10 @@ async fn run_operation(
         planned_at: i64::try_from(plan.planned_at).unwrap_or(i64::MAX),
     };
     let expected = Some(&expected);
+    let turn = Turn {
+        siblings,
+        managed_execution: set.managed_execution,
+    };
     // A stack set that left fleet.toml has no rollout of its own: its deletion runs with the one
     // the plan recorded (fleet.toml's [defaults.rollout]), or stackfleet's recommended one for a
     // plan that has none, rather than AWS's one account at a time.
@@ -376,6 +410,7 @@ async fn run_operation(
                 "CreateStackInstances",
                 id,
                 expected,
+                &turn,
                 AfterWaiting::Stop,
                 || async { instance_call!(create_stack_instances) },
             )
@@ -389,6 +424,7 @@ async fn run_operation(
                 "DeleteStackInstances",
                 id,
                 expected,
+                &turn,
                 AfterWaiting::Stop,
                 || async { instance_call!(delete_stack_instances.retain_stacks(retain)) },
             )
@@ -399,6 +435,7 @@ async fn run_operation(
                 "UpdateStackInstances",
                 id,
                 expected,
+                &turn,
                 AfterWaiting::Stop,
                 || async { instance_call!(update_stack_instances) },
             )
@@ -419,13 +456,20 @@ async fn run_operation(
                 "UpdateStackSet",
                 id,
                 expected,
+                &turn,
                 AfterWaiting::Stop,
                 || async {
                     let request = client
                         .update_stack_set()
                         .operation_preferences(preferences.clone())
                         .operation_id(id)
-                        .call_as(ctx.call_as.clone());
+                        .call_as(ctx.call_as.clone())
+                        // Only when fleet.toml sets it: otherwise the stack set keeps its own.
+                        .set_managed_execution(
+                            desired
+                                .managed_execution
+                                .map(|on| ManagedExecution::builder().active(on).build()),
+                        );
                     stack_set_settings!(request, set, desired)
                         .send()
                         .await
@@ -445,8 +489,10 @@ async fn run_operation(
         action: op.action,
         instances: op.instances,
     });
+    // Polled at the plan's estimate, so the end of a short operation is not overshot.
+    let estimate = (op.estimated_seconds > 0).then(|| Duration::from_secs(op.estimated_seconds));
     let outcome = ctx
-        .wait(&started, Some(op.instances))
+        .wait_expecting(&started, Some(op.instances), estimate)
         .await
         .map_err(|error| OperationError {
             started: Some(started.clone()),

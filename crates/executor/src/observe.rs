@@ -203,6 +203,11 @@ fn to_observed(set: StackSet, instances: Vec<ObservedInstance>) -> ObservedStack
                     .unwrap_or(false),
             })
         }),
+        // Read on every stack set: apply starts operations together only where it is on.
+        managed_execution: set
+            .managed_execution()
+            .and_then(|m| m.active())
+            .unwrap_or(false),
         instances,
     }
 }

@@ -4,6 +4,8 @@
 //! `OperationInProgressException`; we then wait for the running operation(s), found with
 //! ListStackSetOperations, and call once more. The caller's `OperationId` makes a repeated call
 //! safe: `OperationIdAlreadyExistsException` means our operation already exists, and we wait for it.
+//! With ManagedExecution StackSets queues instead of refusing, so apply looks for someone else's
+//! operation before each step ([`StackSetContext::check_unchanged_since`]).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -79,6 +81,27 @@ pub struct Expected {
     pub planned_at: i64,
 }
 
+/// The operations of one apply that are started together on a stack set (a run of
+/// `stackfleet_planner::plan::concurrent_runs`), and whether its ManagedExecution is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Turn<'a> {
+    /// The ids of the operations started together, this one included.
+    pub siblings: &'a [String],
+    /// Whether StackSets queues operations on this stack set instead of refusing them.
+    pub managed_execution: bool,
+}
+
+impl Turn<'_> {
+    /// The operations of `active` that are neither `ours` nor one of our siblings.
+    pub fn foreign(&self, ours: &str, active: &[String]) -> Vec<String> {
+        active
+            .iter()
+            .filter(|id| *id != ours && !self.siblings.contains(id))
+            .cloned()
+            .collect()
+    }
+}
+
 /// How far StackSets' clock may be behind ours before our own operation would look older than
 /// the plan that started it.
 pub const CLOCK_SKEW_SECS: i64 = 300;
@@ -121,18 +144,27 @@ impl StackSetContext<'_> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<String>, SdkError<E, HttpResponse>>>,
     {
-        self.start_expecting(name, operation_id, None, after_waiting, call)
-            .await
+        self.start_expecting(
+            name,
+            operation_id,
+            None,
+            &Turn::default(),
+            after_waiting,
+            call,
+        )
+        .await
     }
 
     /// [`StackSetContext::start`], and when the id already exists, checks with
     /// DescribeStackSetOperation that the existing operation is what `expected` says before
-    /// waiting for it; otherwise fails with [`ExecError::NotOurs`].
+    /// waiting for it; otherwise fails with [`ExecError::NotOurs`]. `turn` names the operations
+    /// of this apply started together with this one, and whether ManagedExecution is on.
     pub async fn start_expecting<E, F, Fut>(
         &self,
         name: &'static str,
         operation_id: &str,
         expected: Option<&Expected>,
+        turn: &Turn<'_>,
         after_waiting: AfterWaiting,
         call: F,
     ) -> Result<String, ExecError>
@@ -161,10 +193,14 @@ impl StackSetContext<'_> {
                 Some("OperationInProgressException") if waits < self.poll.max_in_progress_waits => {
                     waits += 1;
                     let others = self.wait_for_others(operation_id).await?;
-                    if after_waiting == AfterWaiting::Stop && !others.is_empty() {
+                    // Waiting for an operation this apply started with this one (refused after
+                    // all: ManagedExecution turned off meanwhile) is only waiting for our turn;
+                    // anyone else's means the plan may be out of date.
+                    let foreign = turn.foreign(operation_id, &others);
+                    if after_waiting == AfterWaiting::Stop && !foreign.is_empty() {
                         return Err(ExecError::Superseded {
                             stack_set: self.stack_set.to_string(),
-                            operations: others,
+                            operations: foreign,
                         });
                     }
                 }
@@ -236,14 +272,20 @@ impl StackSetContext<'_> {
             // caller calls again, so the retries do not become a storm.
             tokio::time::sleep(self.poll.initial).await;
         }
-        for other in &others {
+        self.wait_for(&others).await?;
+        Ok(others)
+    }
+
+    /// Waits for each of `others` to end.
+    async fn wait_for(&self, others: &[String]) -> Result<(), ExecError> {
+        for other in others {
             self.emit(Event::WaitingForOther {
                 stack_set: self.stack_set.to_string(),
                 operation_id: other.clone(),
             });
             self.wait(other, None).await?;
         }
-        Ok(others)
+        Ok(())
     }
 
     /// The ids of the stack set's queued, running or stopping operations.
@@ -292,10 +334,13 @@ impl StackSetContext<'_> {
 
     /// Fails with [`ExecError::Superseded`] when an operation that is not one of `ours` was
     /// created on the stack set after `since` (Unix seconds: when the state behind the plan began
-    /// to be read), so that a step another run has already carried out is not repeated. Drift
-    /// detections change no instance and are passed over. Reads pages, newest first (see
-    /// [`StackSetContext::running_operations`] for that order), only until an older operation:
-    /// one page unless this run started more operations than a page holds.
+    /// to be read), or is queued or running: another run may have carried out this very step, or
+    /// (with ManagedExecution, which queues a call behind someone else's operation instead of
+    /// refusing it) would change the stack set before it. Drift detections change no instance
+    /// and are passed over. Reads pages, newest first (see
+    /// [`StackSetContext::running_operations`] for that order), until one reaches an operation
+    /// older than `since` and holds no active one: one page unless this run started more
+    /// operations than a page holds.
     ///
     /// Operations created within the second `since` falls in are not seen (StackSets' and our
     /// clocks are compared in whole seconds): a step may still repeat in that window, harmlessly.
@@ -316,14 +361,19 @@ impl StackSetContext<'_> {
                 .send()
                 .await
                 .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
-            let newer: Vec<&StackSetOperationSummary> = page
-                .summaries()
+            let newer = |s: &StackSetOperationSummary| {
+                s.creation_timestamp().is_none_or(|c| c.secs() > since)
+            };
+            let active = |s: &StackSetOperationSummary| {
+                s.status()
+                    .is_some_and(|s| OperationStatus::from(s).is_active())
+            };
+            let summaries = page.summaries();
+            let reached_older = summaries.iter().any(|s| !newer(s));
+            let any_active = summaries.iter().any(active);
+            let others: Vec<String> = summaries
                 .iter()
-                .take_while(|s| s.creation_timestamp().is_none_or(|c| c.secs() > since))
-                .collect();
-            let reached_older = newer.len() < page.summaries().len();
-            let others: Vec<String> = newer
-                .iter()
+                .filter(|s| newer(s) || active(s))
                 .filter(|s| s.action() != Some(&StackSetOperationAction::DetectDrift))
                 .filter(|s| s.operation_id().is_some_and(|id| !ours.contains(id)))
                 .map(|s| {
@@ -338,7 +388,9 @@ impl StackSetContext<'_> {
                 });
             }
             match page.next_token() {
-                Some(next) if !next.is_empty() && !reached_older => token = Some(next.to_string()),
+                Some(next) if !next.is_empty() && (!reached_older || any_active) => {
+                    token = Some(next.to_string());
+                }
                 _ => return Ok(()),
             }
         }
@@ -350,6 +402,17 @@ impl StackSetContext<'_> {
         &self,
         operation_id: &str,
         total: Option<usize>,
+    ) -> Result<OperationOutcome, ExecError> {
+        self.wait_expecting(operation_id, total, None).await
+    }
+
+    /// [`StackSetContext::wait`] for an operation expected to take about `estimate`: polls at
+    /// that moment, and from there back off again from the first wait (see [`next_poll`]).
+    pub async fn wait_expecting(
+        &self,
+        operation_id: &str,
+        total: Option<usize>,
+        estimate: Option<Duration>,
     ) -> Result<OperationOutcome, ExecError> {
         let started = tokio::time::Instant::now();
         let mut delay = self.poll.initial;
@@ -416,8 +479,9 @@ impl StackSetContext<'_> {
                     waited: started.elapsed(),
                 });
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay + delay / 2).min(self.poll.max);
+            let (sleep, next) = next_poll(&self.poll, delay, started.elapsed(), estimate);
+            tokio::time::sleep(sleep).await;
+            delay = next;
         }
     }
 
@@ -460,7 +524,77 @@ impl StackSetContext<'_> {
     }
 }
 
+/// How long to sleep before the next poll, and the back-off after it: `delay` grows by half up to
+/// the ceiling, but never sleeps past the operation's `estimate` (elapsed time since waiting
+/// began), and once the estimate has passed it starts again from the first wait. Without it the
+/// back-off's long waits overshoot the end of an operation by up to half its length (18 s
+/// operation seen at 26 s, BENCHMARKS.md); with it the end is seen within the first wait of
+/// the estimate when the estimate is right.
+pub fn next_poll(
+    policy: &PollPolicy,
+    delay: Duration,
+    elapsed: Duration,
+    estimate: Option<Duration>,
+) -> (Duration, Duration) {
+    let grown = (delay + delay / 2).min(policy.max);
+    match estimate {
+        Some(end) if elapsed < end => {
+            let until = end - elapsed;
+            if delay >= until {
+                // The poll lands on the estimate; the next ones start over from the first wait.
+                (until, policy.initial)
+            } else {
+                (delay, grown)
+            }
+        }
+        _ => (delay, grown),
+    }
+}
+
 /// Whether an instance result is final.
 fn is_finished(status: &str) -> bool {
     matches!(status, "SUCCEEDED" | "FAILED" | "CANCELLED")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The moments of the polls until `end` is seen.
+    fn polls(estimate: Option<u64>, end: f64) -> Vec<f64> {
+        let policy = PollPolicy::default();
+        let (mut t, mut delay, mut seen) = (0.0, policy.initial, Vec::new());
+        while t < end {
+            let (sleep, next) = next_poll(
+                &policy,
+                delay,
+                Duration::from_secs_f64(t),
+                estimate.map(Duration::from_secs),
+            );
+            t += sleep.as_secs_f64();
+            delay = next;
+            seen.push((t * 100.0).round() / 100.0);
+        }
+        seen
+    }
+
+    #[test]
+    fn without_an_estimate_the_back_off_overshoots_the_tail() {
+        // 2, 3, 4.5, 6.75, 10.1 s apart: an 18 s operation is seen at 26.4 s.
+        assert_eq!(polls(None, 18.0), [2.0, 5.0, 9.5, 16.25, 26.38]);
+    }
+
+    #[test]
+    fn a_poll_lands_on_the_estimate_and_backs_off_afresh_after_it() {
+        assert_eq!(polls(Some(18), 18.0), [2.0, 5.0, 9.5, 16.25, 18.0]);
+        // Late by 4 s: 2 s, then 3 s after the estimate.
+        assert_eq!(
+            polls(Some(18), 22.0),
+            [2.0, 5.0, 9.5, 16.25, 18.0, 20.0, 23.0]
+        );
+        // A long operation: waits grow to the ceiling, then one poll at the estimate.
+        let long = polls(Some(600), 600.0);
+        assert_eq!(long.last(), Some(&600.0));
+        assert!(long.windows(2).all(|w| w[1] - w[0] <= 30.01), "{long:?}");
+    }
 }

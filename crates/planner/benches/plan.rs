@@ -291,6 +291,7 @@ fn stack_set(name: &str, instances: Vec<ObservedInstance>, template: &str) -> Ob
         administration_role_arn: None,
         execution_role_name: None,
         auto_deployment: None,
+        managed_execution: false,
         instances,
     }
 }

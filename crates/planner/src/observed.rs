@@ -39,6 +39,9 @@ pub struct ObservedStackSet {
     pub execution_role_name: Option<String>,
     /// Service-managed auto-deployment.
     pub auto_deployment: Option<AutoDeployment>,
+    /// `ManagedExecution.Active`: non-conflicting operations run at once, conflicting ones queue.
+    #[serde(default)]
+    pub managed_execution: bool,
     /// Every stack instance (all pages).
     pub instances: Vec<ObservedInstance>,
 }

@@ -45,7 +45,7 @@ pub fn total(plan: &Plan) -> Option<String> {
     };
     Some(format!(
         // Two lines: the basis alone is up to ~90 columns, and tables fit 100 (README).
-        "Estimated time: {}, operations one after another\n  ({basis}).",
+        "Estimated time: {}, stack sets side by side, each one's operations in turn\n  ({basis}).",
         duration(plan.summary.estimated_seconds)
     ))
 }

@@ -54,7 +54,11 @@ pub fn markdown(plan: &Plan) -> String {
         out,
         "\n> [!IMPORTANT]\n> {} {}.\n",
         crate::render::count(rows.len(), "instance", "instances"),
-        if rows.len() == 1 { "needs attention" } else { "need attention" }
+        if rows.len() == 1 {
+            "needs attention"
+        } else {
+            "need attention"
+        }
     );
     let _ = writeln!(
         out,

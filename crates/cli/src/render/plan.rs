@@ -215,6 +215,15 @@ fn new_stack_set_rows(s: &StackSetPlan) -> Vec<(String, String)> {
             capabilities.join(", ")
         },
     ));
+    rows.push((
+        "managed_execution".to_string(),
+        if s.managed_execution {
+            "active"
+        } else {
+            "inactive"
+        }
+        .to_string(),
+    ));
     rows
 }
 
@@ -592,6 +601,7 @@ mod tests {
             action: StackSetAction::Create,
             adopt: false,
             instance_time: None,
+            managed_execution: false,
             permission_model: PermissionModel::SelfManaged,
             call_as: stackfleet_planner::fleet::CallAs::SelfAccount,
             regions: vec!["us-east-1".into()],
@@ -619,6 +629,7 @@ mod tests {
                 auto_deployment: None,
                 retain_stacks_on_delete: false,
                 rollout: Default::default(),
+                managed_execution: None,
             }),
             removed_resources: Vec::new(),
             findings: Vec::new(),
@@ -641,6 +652,7 @@ mod tests {
                 format!("parameters.Token={MASK}"),
                 "tags.owner=security".to_string(),
                 "capabilities=CAPABILITY_IAM".to_string(),
+                "managed_execution=inactive".to_string(),
             ]
         );
         assert!(!text.concat().contains("hunter2"));

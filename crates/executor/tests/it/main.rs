@@ -11,6 +11,7 @@ mod conflicts;
 mod drift;
 mod failures;
 mod lifecycle;
+mod managed_execution;
 mod observe;
 mod requests;
 mod retries;

@@ -50,6 +50,12 @@ pub fn client(rules: &[&Rule]) -> Client {
         .retry_config(RetryConfig::disabled()))
 }
 
+/// [`client`] without the answer to apply's check before each step: for the tests that answer it.
+pub fn client_answering_the_check(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_cloudformation, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
 /// `rules`, after one that answers apply's check before each step (a ListStackSetOperations
 /// page of [`CHANGES_PAGE_SIZE`]) with no operation: the tests of that check build their own
 /// client.
@@ -159,6 +165,7 @@ pub fn stack_set(
         skipped: Vec::new(),
         operations,
         instance_time: None,
+        managed_execution: false,
         desired: (action != StackSetAction::Delete).then(|| desired(permission_model)),
         removed_resources: Vec::new(),
         findings: Vec::new(),
@@ -189,6 +196,7 @@ pub fn desired(permission_model: PermissionModel) -> DesiredStackSet {
         }),
         retain_stacks_on_delete: false,
         rollout: Rollout::default(),
+        managed_execution: None,
     }
 }
 

@@ -109,13 +109,14 @@ impl Checker<'_> {
             } else {
                 seen.insert(raw_set.name.get_ref().clone(), raw_set.name.span());
             }
-            if let Some(set) = self.stack_set(
+            if let Some(mut set) = self.stack_set(
                 raw_set,
                 &span,
                 default_regions.as_deref(),
                 &default_rollout,
                 organization.call_as,
             ) {
+                set.managed_execution = set.managed_execution.or(raw.defaults.managed_execution);
                 stack_sets.push(set);
             }
         }
@@ -665,6 +666,7 @@ impl Checker<'_> {
             retain_stacks_on_delete: raw.retain_stacks_on_delete,
             adopt: raw.adopt,
             rollout,
+            managed_execution: raw.managed_execution,
             targets,
         })
     }

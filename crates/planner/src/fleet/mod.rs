@@ -16,8 +16,8 @@ mod raw;
 
 pub use ids::{is_account_id, is_ou_id, is_role_arn, is_root_id, is_stack_set_name};
 pub use model::{
-    AutoDeployment, CallAs, ConcurrencyMode, FLEET_TAG, Fleet, Limit, Located,
-    OrganizationSettings, OuRef, PermissionModel, RETAIN_TAG, RegionConcurrency, Rollout,
+    AutoDeployment, CallAs, ConcurrencyMode, DEFAULT_MANAGED_EXECUTION, FLEET_TAG, Fleet, Limit,
+    Located, OrganizationSettings, OuRef, PermissionModel, RETAIN_TAG, RegionConcurrency, Rollout,
     StackSetSpec, Targets,
 };
 

@@ -123,9 +123,22 @@ pub struct StackSetSpec {
     pub adopt: bool,
     /// How operations roll out.
     pub rollout: Rollout,
+    /// StackSets' `ManagedExecution.Active` as fleet.toml sets it (the stack set's or
+    /// `[defaults]`'); `None`: [`DEFAULT_MANAGED_EXECUTION`] for a stack set stackfleet creates,
+    /// and an existing one keeps its own.
+    pub managed_execution: Option<bool>,
     /// Which accounts get the stack.
     pub targets: Targets,
 }
+
+/// `ManagedExecution.Active` of the stack sets stackfleet creates when fleet.toml is silent: on.
+/// StackSets then runs a stack set's non-conflicting operations at once (apply's operations of
+/// one kind touch disjoint instances) and queues conflicting ones instead of refusing them with
+/// `OperationInProgressException` ("ManagedExecution", CloudFormation API Reference,
+/// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ManagedExecution.html>).
+/// It shortens a repair whose instances fall into several operations (BENCHMARKS.md, "Rollout
+/// time").
+pub const DEFAULT_MANAGED_EXECUTION: bool = true;
 
 /// Service-managed automatic deployment settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ pub(super) struct RawDefaults {
     pub(super) regions: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub(super) rollout: RawRollout,
+    pub(super) managed_execution: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -71,6 +72,7 @@ pub(super) struct RawStackSet {
     pub(super) adopt: bool,
     #[serde(default)]
     pub(super) rollout: RawRollout,
+    pub(super) managed_execution: Option<bool>,
     pub(super) targets: Spanned<RawTargets>,
 }
 

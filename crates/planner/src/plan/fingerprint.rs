@@ -29,6 +29,7 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
             administration_role_arn,
             execution_role_name,
             auto_deployment,
+            managed_execution,
             instances,
         } = set;
         let _ = serde_json::to_writer(
@@ -47,6 +48,11 @@ pub fn fingerprint(inventory: &Inventory, observed: &Observed) -> String {
                 auto_deployment,
             ),
         );
+        // Only when on, so that the fingerprints (and operation ids) of every state without it
+        // stay as they were before stackfleet read the setting.
+        if *managed_execution {
+            let _ = serde_json::to_writer(&mut hasher, "managed_execution");
+        }
         // In sorted order: StackSets pages instances in no promised order, and the same state must
         // give the same fingerprint (sorting an already sorted list costs one pass).
         let mut sorted: Vec<&ObservedInstance> = instances.iter().collect();

@@ -175,6 +175,7 @@ fn desired_stack_set(fleet: &Fleet, spec: &StackSetSpec) -> DesiredStackSet {
         auto_deployment: spec.auto_deployment,
         retain_stacks_on_delete: spec.retain_stacks_on_delete,
         rollout: spec.rollout.clone(),
+        managed_execution: spec.managed_execution,
     }
 }
 
@@ -414,6 +415,10 @@ fn plan_stack_set(
             .collect(),
         operations,
         instance_time: None,
+        managed_execution: spec
+            .managed_execution
+            .or(observed.map(|o| o.managed_execution))
+            .unwrap_or(crate::fleet::DEFAULT_MANAGED_EXECUTION),
         desired: Some(desired),
         removed_resources,
         findings,
@@ -586,9 +591,32 @@ fn plan_deletion(
         skipped: Vec::new(),
         operations,
         instance_time: None,
+        managed_execution: set.managed_execution,
         desired: None,
         removed_resources: Vec::new(),
         findings,
         rollout: Some(default_rollout.clone()),
     }
+}
+
+/// The stack set's operations as apply runs them: ranges of `set.operations` started together.
+/// Without ManagedExecution each operation runs alone (StackSets refuses a second one). With it,
+/// consecutive instance operations of one kind go together: the planner's rectangles of one kind
+/// never share an instance, so StackSets runs them concurrently ("non-conflicting operations",
+/// ManagedExecution, API Reference); an UpdateStackSet, which touches every instance, and a
+/// change of kind (delete before create) keep their turn.
+pub fn concurrent_runs(set: &StackSetPlan) -> Vec<std::ops::Range<usize>> {
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, op) in set.operations.iter().enumerate() {
+        let joins = set.managed_execution
+            && op.action != OperationAction::UpdateStackSet
+            && runs
+                .last()
+                .is_some_and(|r| set.operations[r.start].action == op.action);
+        match runs.last_mut() {
+            Some(run) if joins => run.end = i + 1,
+            _ => runs.push(i..i + 1),
+        }
+    }
+    runs
 }

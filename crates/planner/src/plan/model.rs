@@ -176,6 +176,11 @@ pub struct StackSetPlan {
     /// `[defaults.rollout]`, or stackfleet's recommended one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<Rollout>,
+    /// Whether StackSets' `ManagedExecution` is on while apply runs the operations (after the
+    /// plan's CreateStackSet or UpdateStackSet): apply then starts each run of consecutive
+    /// operations of one kind together (see [`crate::plan::concurrent_runs`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed_execution: bool,
 }
 
 /// An instance that StackSets reports in a state apply treats in a way of its own, or cannot
@@ -325,4 +330,8 @@ pub struct DesiredStackSet {
     pub retain_stacks_on_delete: bool,
     /// Operation preferences.
     pub rollout: Rollout,
+    /// `ManagedExecution.Active` as fleet.toml sets it; `None` leaves an existing stack set's as
+    /// it is (a created one gets [`crate::fleet::DEFAULT_MANAGED_EXECUTION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_execution: Option<bool>,
 }

@@ -144,6 +144,16 @@ pub(super) fn stack_set_changes(
             show(Some(wanted)).as_deref(),
         );
     }
+    if let Some(wanted) = desired.managed_execution
+        && wanted != observed.managed_execution
+    {
+        let show = |on: bool| Some(if on { "active" } else { "inactive" });
+        change(
+            "managed_execution".to_string(),
+            show(observed.managed_execution),
+            show(wanted),
+        );
+    }
     (changes, template_diff)
 }
 

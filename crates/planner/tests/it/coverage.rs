@@ -38,6 +38,7 @@ fn deployed(
         administration_role_arn: None,
         execution_role_name: None,
         auto_deployment: None,
+        managed_execution: false,
         instances,
     };
     Observed {

@@ -147,6 +147,7 @@ fn a_single_region_trail_leaves_other_regions_blind_and_counts_them_uncovered() 
         administration_role_arn: None,
         execution_role_name: None,
         auto_deployment: None,
+        managed_execution: false,
         instances: ["222222222222", "333333333333"]
             .iter()
             .flat_map(|a| ["us-east-1", "eu-west-1"].map(|r| instance(a, r)))

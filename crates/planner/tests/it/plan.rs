@@ -37,6 +37,7 @@ fn deployed(fleet: &Fleet, instances: &[(&str, &str)]) -> Observed {
         administration_role_arn: None,
         execution_role_name: None,
         auto_deployment: None,
+        managed_execution: false,
         instances: instances.iter().map(|(a, r)| instance(a, r)).collect(),
     };
     Observed {

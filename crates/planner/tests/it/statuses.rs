@@ -37,6 +37,7 @@ fn stack_set(fleet: &Fleet, name: &str, instances: Vec<ObservedInstance>) -> Obs
         administration_role_arn: None,
         execution_role_name: None,
         auto_deployment: None,
+        managed_execution: false,
         instances,
     }
 }
