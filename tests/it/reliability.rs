@@ -941,7 +941,14 @@ fn an_apply_planned_between_two_operations_of_another_does_not_repeat_them() {
     let small = Small::new();
     // Operations that last about as long as the calls take to arrive, as on AWS (minutes per
     // instance there), so that StackSets refuses a step while the other run's is still running.
+    // Without ManagedExecution: with it StackSets queues the copy instead of refusing it, and a
+    // copy whose check ran before the other run's operation started runs too (docs/reliability.md).
     small.moto.configure(json!({"time_scale": 0.01}));
+    small.ws.edit(
+        "fleet.toml",
+        "[defaults]\n",
+        "[defaults]\nmanaged_execution = false\n",
+    );
     let proxy = Proxy::with_aws_semantics(&small.moto, Faults::none(), &["beta"]);
     // The first run creates alpha and deletes beta's /Excluded instances, then stops before
     // alpha's instances and beta's update: the moment between two of its operations.
