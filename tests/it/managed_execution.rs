@@ -106,6 +106,17 @@ fn repair(moto: &Moto, org: &Value, ws: &Workspace) -> [(f64, f64); 2] {
     plan.assert_code(0);
     let ops = plan.json()["stack_sets"][0]["operations"].clone();
     assert_eq!(ops.as_array().map(Vec::len), Some(2), "{ops:#}");
+    // The table says which operations start together: the same number.
+    let table = stackfleet(moto, ws.path(), &["plan"]);
+    let together = plan.json()["stack_sets"][0]["managed_execution"] == json!(true);
+    assert_eq!(
+        table
+            .stdout
+            .contains("the same # start together (ManagedExecution)"),
+        together,
+        "{}",
+        table.stdout
+    );
     stackfleet(moto, ws.path(), &["apply", "--auto-approve"]).assert_code(0);
     let after = creates(moto);
     // Each step exactly once: two new operations, no copy.

@@ -364,11 +364,16 @@ fn table_with(plan: &Plan, names: &Names, detail: bool, detail_hint: bool) -> St
             "Instances",
             "Estimate",
         ]);
+        // Operations apply starts together (ManagedExecution) share their number.
+        let mut together = false;
         for s in &plan.stack_sets {
+            let runs = stackfleet_planner::plan::concurrent_runs(s);
+            together |= runs.iter().any(|r| r.len() > 1);
+            let turn = |i: usize| runs.iter().position(|r| r.contains(&i)).unwrap_or(i) + 1;
             for (i, op) in s.operations.iter().enumerate() {
                 ops.add_row(vec![
                     s.name.clone(),
-                    (i + 1).to_string(),
+                    turn(i).to_string(),
                     operation_label(op),
                     operation_accounts(op, names, detail, "\n"),
                     // One a line, like the accounts: the accounts' names get the width.
@@ -382,10 +387,12 @@ fn table_with(plan: &Plan, names: &Names, detail: bool, detail_hint: bool) -> St
                 ]);
             }
         }
-        let _ = writeln!(
-            out,
-            "\nOperations, in order (one at a time per stack set):\n{ops}"
-        );
+        let order = if together {
+            "per stack set, one after another; the same # start together (ManagedExecution)"
+        } else {
+            "one at a time per stack set"
+        };
+        let _ = writeln!(out, "\nOperations, in order ({order}):\n{ops}");
     }
     if let Some(total) = estimate::total(plan) {
         let _ = writeln!(out, "\n{total}");
