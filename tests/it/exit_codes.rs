@@ -54,7 +54,7 @@ fn usage_errors_exit_1_for_every_command_and_help_exits_0() {
         &["coverage", "--min-coverage", "101"][..],
         &["coverage", "--min-coverage", "lots"],
         &["plan", "--output", "yaml"],
-        &["plan", "--region", "us-east-9"],
+        &["plan", "--region", "us-east"],
         &["completions", "tcsh"],
         &["--quiet", "--verbose", "validate"],
         &["no-such-command"],

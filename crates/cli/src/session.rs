@@ -99,6 +99,17 @@ pub async fn open(
     let mut fleet = fleet::load(config)?;
     crate::diagnostics::warn(&fleet.warnings, printer);
     crate::placeholders::warn(&fleet, printer);
+    if let Some(region) = aws.region.as_deref()
+        && !stackfleet_planner::regions::is_known_region(region)
+    {
+        printer.status(format!(
+            "warning: --region {region} is not a region this version of stackfleet knows{}; using it as given",
+            stackfleet_planner::suggest::did_you_mean(
+                region,
+                stackfleet_planner::regions::KNOWN_REGIONS.iter().copied()
+            )
+        ));
+    }
     aws.apply_to(&mut fleet);
     let session = connect(
         aws,

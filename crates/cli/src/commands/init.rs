@@ -8,7 +8,7 @@ use aws_sdk_account::error::ProvideErrorMetadata;
 use aws_sdk_account::types::RegionOptStatus;
 use stackfleet_planner::fleet::{self, CallAs};
 use stackfleet_planner::org;
-use stackfleet_planner::regions::is_known_region;
+use stackfleet_planner::regions::is_well_formed_region;
 
 use crate::aws;
 use crate::cli::InitArgs;
@@ -46,10 +46,10 @@ pub async fn run(
         .region()
         .map(|r| r.as_ref().to_string())
         .ok_or(CliError::NoRegion)?;
-    if !is_known_region(&home_region) {
+    if !is_well_formed_region(&home_region) {
         return Err(CliError::Aws {
             doing: "choose the home region".to_string(),
-            reason: format!("{home_region:?} is not a region this stackfleet knows"),
+            reason: format!("{home_region:?} is not an AWS region name"),
             hint: "pass --region with a region such as us-east-1",
         });
     }
@@ -72,7 +72,7 @@ pub async fn run(
     let (regions, unknown_regions, regions_note) = match regions {
         Ok(list) => {
             let (known, unknown): (Vec<String>, Vec<String>) =
-                list.into_iter().partition(|r| is_known_region(r));
+                list.into_iter().partition(|r| is_well_formed_region(r));
             (known, unknown, None)
         }
         Err(reason) => (Vec::new(), Vec::new(), Some(reason)),

@@ -27,7 +27,7 @@ pub struct Starter {
     pub top_level: Vec<TopLevelOu>,
     /// Regions to govern, home region first.
     pub regions: Vec<String>,
-    /// Enabled regions this stackfleet does not know (left out: validation would reject them).
+    /// Listed as enabled but not AWS region names (left out: validation would reject them).
     pub unknown_regions: Vec<String>,
     /// Why the enabled regions could not be listed, if they could not.
     pub regions_note: Option<String>,
@@ -141,7 +141,7 @@ pub fn fleet_toml(s: &Starter) -> String {
     if !s.unknown_regions.is_empty() {
         let _ = writeln!(
             out,
-            "# Also enabled, but unknown to this stackfleet (upgrade it to govern them): {}",
+            "# Also listed as enabled, but not AWS region names (left out): {}",
             comment(&s.unknown_regions.join(", "))
         );
     }
