@@ -24,7 +24,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::error::ExecError;
 use crate::events::{Event, InstanceFailure, OperationOutcome, OperationStatus};
 use crate::observe::call_as;
-use crate::operation::{AfterWaiting, Expected, PollPolicy, StackSetContext, Turn};
+use crate::operation::{AfterWaiting, Expected, PollPolicy, StackSetContext};
 
 /// How many stack sets are worked on at once. Operations of one stack set are serial (StackSets
 /// allows one at a time); different stack sets proceed in parallel.
@@ -165,16 +165,12 @@ async fn apply_stack_set(
             .chain(report.operations.iter().map(|o| o.operation_id.clone()))
             .collect();
         // Started together only with ManagedExecution on (otherwise every run is one operation);
-        // each knows its siblings' ids, so that one never waits for another as if it were
+        // `ours` holds the siblings' ids, so that one never waits for another as if it were
         // someone else's.
-        let siblings: Vec<String> = set.operations[run.clone()]
-            .iter()
-            .map(|op| op.id.clone())
-            .collect();
         let results = futures::future::join_all(
             set.operations[run.clone()]
                 .iter()
-                .map(|op| run_operation(ctx, plan, set, op, &siblings, &ours)),
+                .map(|op| run_operation(ctx, plan, set, op, &ours)),
         )
         .await;
         let mut failed = None;
@@ -335,7 +331,6 @@ async fn run_operation(
     plan: &Plan,
     set: &StackSetPlan,
     op: &Operation,
-    siblings: &[String],
     ours: &BTreeSet<String>,
 ) -> Result<(String, OperationOutcome), OperationError> {
     // Another run may have carried out this very step between our plan and now: StackSets
@@ -358,10 +353,6 @@ async fn run_operation(
         planned_at: i64::try_from(plan.planned_at).unwrap_or(i64::MAX),
     };
     let expected = Some(&expected);
-    let turn = Turn {
-        siblings,
-        managed_execution: set.managed_execution,
-    };
     // A stack set that left fleet.toml has no rollout of its own: its deletion runs with the one
     // the plan recorded (fleet.toml's [defaults.rollout]), or stackfleet's recommended one for a
     // plan that has none, rather than AWS's one account at a time.
@@ -410,7 +401,7 @@ async fn run_operation(
                 "CreateStackInstances",
                 id,
                 expected,
-                &turn,
+                ours,
                 AfterWaiting::Stop,
                 || async { instance_call!(create_stack_instances) },
             )
@@ -424,7 +415,7 @@ async fn run_operation(
                 "DeleteStackInstances",
                 id,
                 expected,
-                &turn,
+                ours,
                 AfterWaiting::Stop,
                 || async { instance_call!(delete_stack_instances.retain_stacks(retain)) },
             )
@@ -435,7 +426,7 @@ async fn run_operation(
                 "UpdateStackInstances",
                 id,
                 expected,
-                &turn,
+                ours,
                 AfterWaiting::Stop,
                 || async { instance_call!(update_stack_instances) },
             )
@@ -456,7 +447,7 @@ async fn run_operation(
                 "UpdateStackSet",
                 id,
                 expected,
-                &turn,
+                ours,
                 AfterWaiting::Stop,
                 || async {
                     let request = client

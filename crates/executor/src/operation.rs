@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::config::http::HttpResponse;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::operation::list_stack_set_operations::ListStackSetOperationsOutput;
 use aws_sdk_cloudformation::types::{
     CallAs as AwsCallAs, StackSetOperation, StackSetOperationAction, StackSetOperationSummary,
 };
@@ -81,27 +82,6 @@ pub struct Expected {
     pub planned_at: i64,
 }
 
-/// The operations of one apply that are started together on a stack set (a run of
-/// `stackfleet_planner::plan::concurrent_runs`), and whether its ManagedExecution is on.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Turn<'a> {
-    /// The ids of the operations started together, this one included.
-    pub siblings: &'a [String],
-    /// Whether StackSets queues operations on this stack set instead of refusing them.
-    pub managed_execution: bool,
-}
-
-impl Turn<'_> {
-    /// The operations of `active` that are neither `ours` nor one of our siblings.
-    pub fn foreign(&self, ours: &str, active: &[String]) -> Vec<String> {
-        active
-            .iter()
-            .filter(|id| *id != ours && !self.siblings.contains(id))
-            .cloned()
-            .collect()
-    }
-}
-
 /// How far StackSets' clock may be behind ours before our own operation would look older than
 /// the plan that started it.
 pub const CLOCK_SKEW_SECS: i64 = 300;
@@ -148,7 +128,7 @@ impl StackSetContext<'_> {
             name,
             operation_id,
             None,
-            &Turn::default(),
+            &BTreeSet::new(),
             after_waiting,
             call,
         )
@@ -157,14 +137,14 @@ impl StackSetContext<'_> {
 
     /// [`StackSetContext::start`], and when the id already exists, checks with
     /// DescribeStackSetOperation that the existing operation is what `expected` says before
-    /// waiting for it; otherwise fails with [`ExecError::NotOurs`]. `turn` names the operations
-    /// of this apply started together with this one, and whether ManagedExecution is on.
+    /// waiting for it; otherwise fails with [`ExecError::NotOurs`]. `ours` are the operations of
+    /// this apply (those started together with this one under ManagedExecution among them).
     pub async fn start_expecting<E, F, Fut>(
         &self,
         name: &'static str,
         operation_id: &str,
         expected: Option<&Expected>,
-        turn: &Turn<'_>,
+        ours: &BTreeSet<String>,
         after_waiting: AfterWaiting,
         call: F,
     ) -> Result<String, ExecError>
@@ -196,7 +176,8 @@ impl StackSetContext<'_> {
                     // Waiting for an operation this apply started with this one (refused after
                     // all: ManagedExecution turned off meanwhile) is only waiting for our turn;
                     // anyone else's means the plan may be out of date.
-                    let foreign = turn.foreign(operation_id, &others);
+                    let foreign: Vec<String> =
+                        others.into_iter().filter(|id| !ours.contains(id)).collect();
                     if after_waiting == AfterWaiting::Stop && !foreign.is_empty() {
                         return Err(ExecError::Superseded {
                             stack_set: self.stack_set.to_string(),
@@ -272,20 +253,31 @@ impl StackSetContext<'_> {
             // caller calls again, so the retries do not become a storm.
             tokio::time::sleep(self.poll.initial).await;
         }
-        self.wait_for(&others).await?;
-        Ok(others)
-    }
-
-    /// Waits for each of `others` to end.
-    async fn wait_for(&self, others: &[String]) -> Result<(), ExecError> {
-        for other in others {
+        for other in &others {
             self.emit(Event::WaitingForOther {
                 stack_set: self.stack_set.to_string(),
                 operation_id: other.clone(),
             });
             self.wait(other, None).await?;
         }
-        Ok(())
+        Ok(others)
+    }
+
+    /// One page of the stack set's operations (ListStackSetOperations), newest first.
+    async fn operations_page(
+        &self,
+        size: i32,
+        token: Option<String>,
+    ) -> Result<ListStackSetOperationsOutput, ExecError> {
+        self.client
+            .list_stack_set_operations()
+            .stack_set_name(self.stack_set)
+            .call_as(self.call_as.clone())
+            .max_results(size)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))
     }
 
     /// The ids of the stack set's queued, running or stopping operations.
@@ -304,15 +296,8 @@ impl StackSetContext<'_> {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .client
-                .list_stack_set_operations()
-                .stack_set_name(self.stack_set)
-                .call_as(self.call_as.clone())
-                .max_results(OPERATIONS_PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
+                .operations_page(OPERATIONS_PAGE_SIZE, token.take())
+                .await?;
             let before = active.len();
             active.extend(
                 page.summaries()
@@ -342,6 +327,9 @@ impl StackSetContext<'_> {
     /// older than `since` and holds no active one: one page unless this run started more
     /// operations than a page holds.
     ///
+    /// `CreationTimestamp` is "the time at which the operation was initiated"
+    /// ("StackSetOperationSummary", AWS CloudFormation API Reference,
+    /// <https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationSummary.html>).
     /// Operations created within the second `since` falls in are not seen (StackSets' and our
     /// clocks are compared in whole seconds): a step may still repeat in that window, harmlessly.
     pub async fn check_unchanged_since(
@@ -352,15 +340,8 @@ impl StackSetContext<'_> {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .client
-                .list_stack_set_operations()
-                .stack_set_name(self.stack_set)
-                .call_as(self.call_as.clone())
-                .max_results(CHANGES_PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
+                .operations_page(CHANGES_PAGE_SIZE, token.take())
+                .await?;
             let newer = |s: &StackSetOperationSummary| {
                 s.creation_timestamp().is_none_or(|c| c.secs() > since)
             };
