@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use aws_sdk_cloudformation::Client;
-use aws_sdk_cloudformation::operation::list_stack_set_operations::ListStackSetOperationsOutput;
 use aws_sdk_cloudformation::types::{
     StackSetOperationAction, StackSetOperationStatus, StackSetOperationSummary,
 };
@@ -23,16 +22,6 @@ fn summary(id: &str, status: &str) -> StackSetOperationSummary {
         .operation_id(id)
         .action(StackSetOperationAction::Update)
         .status(StackSetOperationStatus::from(status))
-        .build()
-}
-
-fn listing(
-    summaries: Vec<StackSetOperationSummary>,
-    next: Option<&str>,
-) -> ListStackSetOperationsOutput {
-    ListStackSetOperationsOutput::builder()
-        .set_summaries(Some(summaries))
-        .set_next_token(next.map(str::to_string))
         .build()
 }
 

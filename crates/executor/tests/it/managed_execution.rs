@@ -18,21 +18,21 @@ use crate::support::*;
 
 const IN_PROGRESS: &str = "Another Operation on StackSet arn:aws:cloudformation:us-east-1:999999999999:stackset/monitor:0a1b2c3d is in progress";
 
-fn listing(active: &[(&str, &str)]) -> ListStackSetOperationsOutput {
-    ListStackSetOperationsOutput::builder()
-        .set_summaries(Some(
-            active
-                .iter()
-                .map(|(id, status)| {
-                    StackSetOperationSummary::builder()
-                        .operation_id(*id)
-                        .action(StackSetOperationAction::Create)
-                        .status(StackSetOperationStatus::from(*status))
-                        .build()
-                })
-                .collect(),
-        ))
-        .build()
+/// A page listing `active` operations (id, status) as creates.
+fn active(operations: &[(&str, &str)]) -> ListStackSetOperationsOutput {
+    listing(
+        operations
+            .iter()
+            .map(|(id, status)| {
+                StackSetOperationSummary::builder()
+                    .operation_id(*id)
+                    .action(StackSetOperationAction::Create)
+                    .status(StackSetOperationStatus::from(*status))
+                    .build()
+            })
+            .collect(),
+        None,
+    )
 }
 
 /// No instance results yet (what progress reads while an operation runs).
@@ -70,7 +70,7 @@ async fn with_managed_execution_someone_elses_operation_is_waited_for_and_nothin
         .build();
     let list = mock!(Client::list_stack_set_operations)
         .sequence()
-        .output(|| listing(&[("someone-else", "QUEUED")]))
+        .output(|| active(&[("someone-else", "QUEUED")]))
         .repeatedly()
         .build();
     let other = mock!(Client::describe_stack_set_operation)
@@ -116,8 +116,8 @@ async fn with_managed_execution_a_run_of_creates_starts_together_and_siblings_ar
     // Each create looks first; the second may see the first already queued or running: ours.
     let list = mock!(Client::list_stack_set_operations)
         .sequence()
-        .output(|| listing(&[]))
-        .output(|| listing(&[("op-1", "RUNNING")]))
+        .output(|| active(&[]))
+        .output(|| active(&[("op-1", "RUNNING")]))
         .build();
     let op1 = mock!(Client::describe_stack_set_operation)
         .match_requests(|r| r.operation_id() == Some("op-1"))
@@ -177,9 +177,9 @@ async fn a_sibling_refused_as_in_progress_waits_its_turn_and_is_not_superseded()
         .build();
     let list = mock!(Client::list_stack_set_operations)
         .sequence()
-        .output(|| listing(&[]))
-        .output(|| listing(&[]))
-        .output(|| listing(&[("op-1", "RUNNING")]))
+        .output(|| active(&[]))
+        .output(|| active(&[]))
+        .output(|| active(&[("op-1", "RUNNING")]))
         .build();
     let op1 = mock!(Client::describe_stack_set_operation)
         .match_requests(|r| r.operation_id() == Some("op-1"))
@@ -217,7 +217,7 @@ async fn without_managed_execution_operations_run_one_after_another_without_look
         .build();
     let list = mock!(Client::list_stack_set_operations)
         .sequence()
-        .output(|| listing(&[]))
+        .output(|| active(&[]))
         .build();
     let op1 = mock!(Client::describe_stack_set_operation)
         .match_requests(|r| r.operation_id() == Some("op-1"))

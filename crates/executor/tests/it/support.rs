@@ -14,6 +14,7 @@ use aws_sdk_cloudformation::operation::list_stack_set_operations::ListStackSetOp
 use aws_sdk_cloudformation::types::{
     StackSetOperation, StackSetOperationAction, StackSetOperationResultStatus,
     StackSetOperationResultSummary, StackSetOperationStatus, StackSetOperationStatusDetails,
+    StackSetOperationSummary,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use stackfleet_executor::operation::CHANGES_PAGE_SIZE;
@@ -353,5 +354,16 @@ pub fn results(
     ListStackSetOperationResultsOutput::builder()
         .set_summaries(Some(summaries))
         .set_next_token(next_token.map(str::to_string))
+        .build()
+}
+
+/// A ListStackSetOperations page of `summaries` (newest first), with `next` as its NextToken.
+pub fn listing(
+    summaries: Vec<StackSetOperationSummary>,
+    next: Option<&str>,
+) -> ListStackSetOperationsOutput {
+    ListStackSetOperationsOutput::builder()
+        .set_summaries(Some(summaries))
+        .set_next_token(next.map(str::to_string))
         .build()
 }
