@@ -312,6 +312,32 @@ fn an_instance_of_an_account_that_left_the_organization_is_reported_not_deleted(
     let run = stackfleet(&moto, ws.path(), &["apply", "--auto-approve"]);
     run.assert_code(0);
     assert_eq!(listed_instances(&moto, STACK_SET).len(), 2);
+
+    // The stack set leaves fleet.toml: its other instance is deleted, but StackSets deletes only
+    // an empty stack set (StackSetNotEmptyException), so it stays and apply still succeeds, now
+    // and on the next run, instead of failing on DeleteStackSet every time.
+    ws.edit("fleet.toml", "name = \"marker\"", "name = \"successor\"");
+    for _ in 0..2 {
+        let run = stackfleet(&moto, ws.path(), &["apply", "--auto-approve"]);
+        run.assert_code(0);
+    }
+    assert_eq!(
+        listed_instances(&moto, STACK_SET),
+        [(b.clone(), "us-east-1".to_string())]
+    );
+    let plan = plan_json(&moto, &ws);
+    let marker = plan["stack_sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == STACK_SET)
+        .expect("the stack set is still in the plan");
+    assert_eq!(marker["action"], "none", "{marker:#}");
+    let remedy = marker["findings"][0]["remedy"].as_str().unwrap();
+    assert!(
+        remedy.contains("deletes it once this instance is gone"),
+        "{remedy}"
+    );
 }
 
 /// Rule (#12 item 5): an update that removes resources from the template deletes them from every

@@ -542,9 +542,9 @@ fn plan_deletion(
 ) -> StackSetPlan {
     let Triage {
         usual,
-        held: _,
+        held,
         release,
-        findings,
+        mut findings,
     } = triage(
         &set.name,
         set.permission_model,
@@ -574,9 +574,26 @@ fn plan_deletion(
             .or_default()
             .extend(regions.iter().cloned());
     }
+    // "Before you can delete a stack set, all its member stack instances must be deleted"
+    // (DeleteStackSet, CloudFormation API Reference; otherwise StackSetNotEmptyException): while
+    // it holds instances stackfleet never deletes, the stack set stays and every apply would
+    // fail on it. Its other instances still go, and the findings say what is left to do.
+    let action = if held.is_empty() {
+        StackSetAction::Delete
+    } else {
+        for finding in &mut findings {
+            if !finding.kind.is_planned() {
+                finding.remedy.push_str(
+                    ". The stack set left fleet.toml: stackfleet deletes it once this instance \
+                     is gone, since StackSets deletes only an empty stack set",
+                );
+            }
+        }
+        StackSetAction::None
+    };
     StackSetPlan {
         name: set.name.clone(),
-        action: StackSetAction::Delete,
+        action,
         adopt: false,
         permission_model: set.permission_model,
         call_as,

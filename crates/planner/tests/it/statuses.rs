@@ -8,7 +8,9 @@ use stackfleet_planner::inventory::AccountStatus::{Active, Suspended};
 use stackfleet_planner::observed::{
     DetailedStatus, InstanceStatus, ObservedInstance, ObservedStackSet,
 };
-use stackfleet_planner::plan::{FindingKind, OperationAction, Plan, plan, removals};
+use stackfleet_planner::plan::{
+    FindingKind, OperationAction, Plan, StackSetAction, plan, removals,
+};
 use stackfleet_planner::{Fleet, Inventory, Observed};
 
 use crate::common::{Dir, TEMPLATE, fleet_text, instance, org};
@@ -212,6 +214,69 @@ fn an_instance_of_an_account_that_left_the_organization_is_reported_never_delete
     assert!(
         remedy.contains("--accounts 999999999999") && remedy.contains("--retain-stacks"),
         "{remedy}"
+    );
+}
+
+#[test]
+fn a_stack_set_that_left_fleet_toml_stays_while_it_holds_an_orphaned_instance() {
+    // StackSets deletes only an empty stack set: planning DeleteStackSet here would fail on
+    // every apply. The deletable instance still goes, and the finding says why the set stays.
+    let remaining = fleet_with(
+        fleet_text(&[R], "organizational_units = [\"/A\"]")
+            .replace("name = \"monitor\"", "name = \"other\""),
+    );
+    let old = stack_set(
+        &remaining,
+        "monitor",
+        vec![instance("100000000001", R), instance("999999999999", R)],
+    );
+    let plan = plan(&remaining, &two_accounts(), &observed(vec![old])).unwrap();
+    let set = plan
+        .stack_sets
+        .iter()
+        .find(|s| s.name == "monitor")
+        .expect("monitor is planned");
+    assert_eq!(set.action, StackSetAction::None);
+    assert_eq!(
+        set.operations
+            .iter()
+            .map(|o| (o.action, o.accounts.clone()))
+            .collect::<Vec<_>>(),
+        [(
+            OperationAction::DeleteInstances,
+            vec!["100000000001".to_string()]
+        )]
+    );
+    let [finding] = &set.findings[..] else {
+        panic!("{:?}", set.findings)
+    };
+    assert_eq!(finding.kind, FindingKind::Orphaned);
+    assert!(
+        finding
+            .remedy
+            .contains("deletes it once this instance is gone"),
+        "{}",
+        finding.remedy
+    );
+
+    // Once only the orphaned instance is left, nothing is planned: no apply fails on it.
+    let left = stack_set(&remaining, "monitor", vec![instance("999999999999", R)]);
+    let later =
+        stackfleet_planner::plan::plan(&remaining, &two_accounts(), &observed(vec![left])).unwrap();
+    let set = later
+        .stack_sets
+        .iter()
+        .find(|s| s.name == "monitor")
+        .unwrap();
+    assert_eq!(set.action, StackSetAction::None);
+    assert!(set.operations.is_empty());
+    // (`other`, new in fleet.toml, is the only change.)
+    assert_eq!(
+        (
+            later.summary.delete_stack_sets,
+            later.summary.delete_instances
+        ),
+        (0, 0)
     );
 }
 
