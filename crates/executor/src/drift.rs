@@ -1,5 +1,7 @@
 //! Drift detection: has anyone changed the deployed stacks outside StackSets?
 
+use std::time::Duration;
+
 use aws_sdk_cloudformation::config::retry::RetryConfig;
 use aws_sdk_cloudformation::types::{StackResourceDriftStatus, StackSetOperationAction};
 use serde::Serialize;
@@ -10,6 +12,9 @@ use crate::error::ExecError;
 use crate::events::{OperationOutcome, OperationStatus};
 use crate::observe::list_instances;
 use crate::operation::{AfterWaiting, StackSetContext};
+
+/// ListStackSetOperations' largest page: a detection may sit behind many other operations.
+const DETECTIONS_PAGE_SIZE: i32 = 100;
 
 /// Drift of one stack set.
 #[derive(Debug, Clone, Serialize)]
@@ -64,14 +69,16 @@ pub struct PropertyDrift {
 }
 
 /// Starts DetectStackSetDrift (waiting out any other operation first, like apply) and waits for
-/// it. Returns the operation id and how it ended. `rollout` is the stack set's (see
-/// [`operation_preferences`]): without it StackSets checks one account at a time, regions one
-/// after another ("DetectStackSetDrift" takes `OperationPreferences`, CloudFormation API
-/// Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackSetDrift.html).
+/// it, polling first at `estimate` (see [`StackSetContext::wait_expecting`]). Returns the
+/// operation id and how it ended. `rollout` is the stack set's (see [`operation_preferences`]):
+/// without it StackSets checks one account at a time, regions one after another
+/// ("DetectStackSetDrift" takes `OperationPreferences`, CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackSetDrift.html).
 pub async fn detect(
     ctx: &StackSetContext<'_>,
     operation_id: &str,
     rollout: &Rollout,
+    estimate: Option<Duration>,
 ) -> Result<(String, OperationOutcome), ExecError> {
     let preferences = operation_preferences(Some(rollout));
     let id = ctx
@@ -99,41 +106,44 @@ pub async fn detect(
             },
         )
         .await?;
-    let outcome = ctx.wait(&id, None).await?;
+    let outcome = ctx.wait_expecting(&id, None, estimate).await?;
     Ok((id, outcome))
 }
 
-/// The most recent finished drift detection of the stack set, if any.
+/// The most recent finished drift detection of the stack set, if any. Pages are read newest
+/// first (see [`StackSetContext::running_operations`] for that order) until one holds a finished
+/// detection: one page for a stack set detected lately, whatever the length of its history.
 pub async fn last_detection(
     ctx: &StackSetContext<'_>,
 ) -> Result<Option<(String, OperationStatus)>, ExecError> {
-    let pages = ctx
-        .client
-        .list_stack_set_operations()
-        .stack_set_name(ctx.stack_set)
-        .call_as(ctx.call_as.clone())
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| ExecError::from_sdk("ListStackSetOperations", e))?;
-    let mut detections: Vec<_> = pages
-        .into_iter()
-        .flat_map(|p| p.summaries.unwrap_or_default())
-        .filter(|s| s.action() == Some(&StackSetOperationAction::DetectDrift))
-        .filter(|s| {
-            !s.status()
-                .is_some_and(|s| OperationStatus::from(s).is_active())
-        })
-        .collect();
-    detections.sort_by_key(|s| s.creation_timestamp().map(|t| (t.secs(), t.subsec_nanos())));
-    Ok(detections.pop().and_then(|s| {
-        Some((
-            s.operation_id()?.to_string(),
-            s.status()
-                .map_or(OperationStatus::Unseen, OperationStatus::from),
-        ))
-    }))
+    let mut token: Option<String> = None;
+    loop {
+        let page = ctx
+            .operations_page(DETECTIONS_PAGE_SIZE, token.take())
+            .await?;
+        let newest = page
+            .summaries()
+            .iter()
+            .filter(|s| s.action() == Some(&StackSetOperationAction::DetectDrift))
+            .filter(|s| {
+                !s.status()
+                    .is_some_and(|s| OperationStatus::from(s).is_active())
+            })
+            .max_by_key(|s| s.creation_timestamp().map(|t| (t.secs(), t.subsec_nanos())));
+        if let Some(s) = newest {
+            return Ok(s.operation_id().map(|id| {
+                (
+                    id.to_string(),
+                    s.status()
+                        .map_or(OperationStatus::Unseen, OperationStatus::from),
+                )
+            }));
+        }
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(None),
+        }
+    }
 }
 
 /// Reads every instance's drift status and, for drifted ones, the resource-level differences of

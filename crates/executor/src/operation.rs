@@ -264,7 +264,7 @@ impl StackSetContext<'_> {
     }
 
     /// One page of the stack set's operations (ListStackSetOperations), newest first.
-    async fn operations_page(
+    pub(crate) async fn operations_page(
         &self,
         size: i32,
         token: Option<String>,

@@ -1,15 +1,18 @@
 //! `stackfleet drift`: detect changes made outside StackSets and show them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use stackfleet_executor::drift::{self, StackSetDrift};
+use stackfleet_executor::history;
 use stackfleet_executor::observe::call_as;
 use stackfleet_executor::operation::StackSetContext;
 use stackfleet_executor::{Event, PollPolicy};
 use stackfleet_planner::Fleet;
-use stackfleet_planner::plan::MASK;
+use stackfleet_planner::Observed;
+use stackfleet_planner::plan::{MASK, estimate};
 use tokio::sync::mpsc;
 
 use crate::cli::{DriftArgs, OutputFormat};
@@ -77,13 +80,30 @@ pub async fn run(
                 poll: PollPolicy::default(),
             };
             let no_detect = args.no_detect;
+            let accounts_per_region = accounts_per_region(&observed, name);
+            let session = &session;
             async move {
                 let detection = if no_detect {
                     drift::last_detection(&ctx).await?
                 } else {
                     printer.status(format!("{name}: starting drift detection"));
-                    let (id, outcome) =
-                        drift::detect(&ctx, &format!("stackfleet-drift-{stamp}"), &rollout).await?;
+                    // Polled first when it should end, as apply polls its operations; the
+                    // instance time is the plan's (the stack set's history, or the default).
+                    let time = history::instance_time(&session.cfn, ctx.call_as.clone(), name)
+                        .await?
+                        .unwrap_or_default();
+                    let estimate = Duration::from_secs(estimate::detection_seconds(
+                        &rollout,
+                        &accounts_per_region,
+                        time,
+                    ));
+                    let (id, outcome) = drift::detect(
+                        &ctx,
+                        &format!("stackfleet-drift-{stamp}"),
+                        &rollout,
+                        Some(estimate),
+                    )
+                    .await?;
                     Some((id, outcome.status))
                 };
                 drift::report(&ctx, detection).await
@@ -116,6 +136,19 @@ pub async fn run(
         );
     }
     Ok(verdict)
+}
+
+/// How many accounts the stack set has in each of its Regions, as observed.
+fn accounts_per_region(observed: &Observed, name: &str) -> Vec<usize> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for instance in observed
+        .stack_sets
+        .get(name)
+        .map_or(&[][..], |s| &s.instances)
+    {
+        *counts.entry(instance.region.as_str()).or_default() += 1;
+    }
+    counts.into_values().collect()
 }
 
 /// Replaces the expected and actual values of every property difference of a resource that

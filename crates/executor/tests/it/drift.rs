@@ -156,7 +156,7 @@ async fn detection_is_waited_for_and_drifted_resources_are_listed() {
         poll: fast_poll(),
     };
 
-    let (id, outcome) = detect(&ctx, "drift-1", &Rollout::recommended())
+    let (id, outcome) = detect(&ctx, "drift-1", &Rollout::recommended(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -283,6 +283,65 @@ async fn the_last_finished_detection_is_reported_without_starting_one() {
 }
 
 #[tokio::test]
+async fn the_last_detection_is_looked_for_only_as_far_back_as_it_lies() {
+    // Newest first: a page of updates, then the page with the detection; a third page exists
+    // (5,000 past operations) but is never read.
+    let at = |secs| DateTime::from_secs(secs);
+    let newest = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(move || {
+            let mut page = ListStackSetOperationsOutput::builder().next_token("page-2");
+            for i in 0..100 {
+                page = page.summaries(
+                    StackSetOperationSummary::builder()
+                        .operation_id(format!("update-{i}"))
+                        .action(StackSetOperationAction::Update)
+                        .status(StackSetOperationStatus::Succeeded)
+                        .creation_timestamp(at(10_000 - i))
+                        .build(),
+                );
+            }
+            page.build()
+        });
+    let second = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListStackSetOperationsOutput::builder()
+                .next_token("page-3")
+                .summaries(
+                    StackSetOperationSummary::builder()
+                        .operation_id("the-drift")
+                        .action(StackSetOperationAction::DetectDrift)
+                        .status(StackSetOperationStatus::Succeeded)
+                        .creation_timestamp(at(5_000))
+                        .build(),
+                )
+                .build()
+        });
+    let third = mock!(Client::list_stack_set_operations)
+        .match_requests(|r| r.next_token() == Some("page-3"))
+        .then_output(|| ListStackSetOperationsOutput::builder().build());
+    let client = client(&[&newest, &second, &third]);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let ctx = StackSetContext {
+        client: &client,
+        call_as: CallAs::SelfValue,
+        stack_set: "monitor",
+        events: &tx,
+        poll: fast_poll(),
+    };
+    let last = last_detection(&ctx).await.unwrap();
+    assert_eq!(
+        last,
+        Some(("the-drift".to_string(), OperationStatus::Succeeded))
+    );
+    assert_eq!(
+        (newest.num_calls(), second.num_calls(), third.num_calls()),
+        (1, 1, 0)
+    );
+}
+
+#[tokio::test]
 async fn an_endpoint_without_drift_detection_is_a_clear_error() {
     // What the local emulator answers: an HTML 500 page, no AWS error code.
     let detect_call = mock!(Client::detect_stack_set_drift).then_http_response(|| {
@@ -302,7 +361,7 @@ async fn an_endpoint_without_drift_detection_is_a_clear_error() {
         events: &tx,
         poll: fast_poll(),
     };
-    let err = detect(&ctx, "drift-1", &Rollout::recommended())
+    let err = detect(&ctx, "drift-1", &Rollout::recommended(), None)
         .await
         .unwrap_err();
     let text = err.to_string();

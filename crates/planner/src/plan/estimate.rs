@@ -185,6 +185,25 @@ pub fn instance_millis_from(
     (waves > 0 && duration_millis > 0).then(|| (duration_millis / waves).max(1))
 }
 
+/// Seconds a drift detection of a stack set should take: per Region, waves of its accounts there
+/// (`accounts_per_region`, one entry per Region), the Regions one after the other or all at
+/// once. DetectStackSetDrift takes the same `OperationPreferences` as the other operations.
+pub fn detection_seconds(
+    rollout: &Rollout,
+    accounts_per_region: &[usize],
+    time: InstanceTime,
+) -> u64 {
+    let per_region = accounts_per_region
+        .iter()
+        .filter(|n| **n > 0)
+        .map(|n| n.div_ceil(concurrency(rollout, *n)) as u64);
+    let waves = match rollout.region_concurrency {
+        Some(RegionConcurrency::Parallel) => per_region.max().unwrap_or(0),
+        _ => per_region.sum(),
+    };
+    (waves * time.millis).div_ceil(1000)
+}
+
 /// Which rollout preference would shorten a stack set's long operations, as fleet.toml spells it;
 /// `None` when the rollout is already as wide as StackSets allows.
 pub fn shortening_hint(set: &StackSetPlan) -> Option<String> {
@@ -249,6 +268,25 @@ mod tests {
         let r = Rollout::default();
         assert_eq!(concurrency(&r, 1000), 1);
         assert_eq!(waves(&r, 1000, 4), 4000);
+    }
+
+    #[test]
+    fn a_detection_takes_its_largest_region_in_parallel_and_every_region_in_sequence() {
+        let time = InstanceTime::default();
+        let parallel = Rollout::recommended();
+        assert_eq!(detection_seconds(&parallel, &[1000, 1000, 400], time), 60);
+        let staged = Rollout {
+            max_concurrent: Some(Limit::Percentage(25)),
+            ..Rollout::recommended()
+        };
+        // 25 % of 1,000 = 250 at once: 4 waves; 25 % of 400 = 100 at once: 4 waves.
+        assert_eq!(detection_seconds(&staged, &[1000, 400], time), 240);
+        let sequential = Rollout {
+            region_concurrency: Some(RegionConcurrency::Sequential),
+            ..staged
+        };
+        assert_eq!(detection_seconds(&sequential, &[1000, 400, 0], time), 480);
+        assert_eq!(detection_seconds(&parallel, &[], time), 0);
     }
 
     #[test]
