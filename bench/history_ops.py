@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Gives a stack set a long operation history: N UpdateStackSet operations of one instance each,
-same template and parameters, at the emulator's time scale 0 (each ends at once).
+"""Gives a stack set a long operation history: a drift detection, then N UpdateStackSet operations
+of one instance each, same template and parameters, at the emulator's time scale 0 (each ends at
+once), so that the newest detection lies behind all of them.
 
 Usage: history_ops.py ENDPOINT STACK_SET N
 """
@@ -29,6 +30,12 @@ params = [
     {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in stack_set["Parameters"]
 ]
 started = time.time()
+while True:
+    try:
+        cf.detect_stack_set_drift(StackSetName=name, OperationId="history-drift")
+        break
+    except cf.exceptions.OperationInProgressException:
+        time.sleep(0.001)
 for i in range(count):
     while True:
         try:

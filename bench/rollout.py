@@ -152,7 +152,7 @@ def rollout_of_fleet() -> dict[str, Any]:
     table = re.search(r"\[defaults\.rollout\]\n((?:[a-z_]+ = .*\n)+)", text)
     if not table:
         return {
-            "max_concurrent_percentage": 25,
+            "max_concurrent_percentage": 100,
             "failure_tolerance_percentage": 10,
             "region_concurrency": "parallel",
             "concurrency_mode": "soft-failure-tolerance",
@@ -242,7 +242,7 @@ def step(label: str, cells: dict[str, set[tuple[str, str]]], command: list[str])
     return row
 
 
-def delete_out_of_band(rng: random.Random) -> dict[str, set[tuple[str, str]]]:
+def delete_out_of_band(rng: random.Random, managed: bool) -> dict[str, set[tuple[str, str]]]:
     """Deletes a random 5 % of each stack set's instances with DeleteStackInstances (one
     operation per Region, every account at once), as someone else would; returns them."""
     chosen: dict[str, set[tuple[str, str]]] = {}
@@ -254,6 +254,9 @@ def delete_out_of_band(rng: random.Random) -> dict[str, set[tuple[str, str]]]:
         by_region: dict[str, list[str]] = {}
         for account, region in sorted(chosen[name]):
             by_region.setdefault(region, []).append(account)
+        # With ManagedExecution the Regions' deletions do not conflict and run together; without
+        # it the second would fail with OperationInProgressException, so each waits its turn.
+        started = []
         for region, accounts in by_region.items():
             op = cf.delete_stack_instances(
                 StackSetName=name,
@@ -266,7 +269,11 @@ def delete_out_of_band(rng: random.Random) -> dict[str, set[tuple[str, str]]]:
                     "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
                 },
             )
-            wait_operation(name, op["OperationId"])
+            started.append(op["OperationId"])
+            if not managed:
+                wait_operation(name, op["OperationId"])
+        for op_id in started:
+            wait_operation(name, op_id)
 
     threads = [threading.Thread(target=delete, args=(n,)) for n in STACK_SETS]
     for t in threads:
@@ -288,7 +295,7 @@ def main() -> None:
         flush=True,
     )
     step("(a) fresh rollout", full, ["apply", "--auto-approve", "--output", "json"])
-    deleted = delete_out_of_band(rng)
+    deleted = delete_out_of_band(rng, managed)
     step("(b) repair 5 %", deleted, ["apply", "--auto-approve", "--output", "json"])
     if os.environ.get("BENCH_STEPS") == "ab":
         return

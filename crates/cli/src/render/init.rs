@@ -149,11 +149,14 @@ pub fn fleet_toml(s: &Starter) -> String {
     let _ = writeln!(out, "regions = [{}]", regions.join(", "));
     out.push_str(
         "\n# How fast StackSets rolls out. Without this table stackfleet uses these same values (AWS alone\n\
-         # would go one account at a time, one region after another): all regions at once, a quarter of\n\
-         # each region's accounts at a time, and a region stops once more than 10 % of its accounts fail,\n\
-         # so a broken template stops after the first quarter. Drift detection and deletions use it too.\n\
+         # would go one account at a time, one region after another: days for a thousand accounts):\n\
+         # every account of every region at once, so a rollout takes about one stack's time, and a\n\
+         # region stops starting accounts once more than 10 % of them failed (AWS may start fewer at\n\
+         # once in a large region, which lets that stop act). For a staged rollout that always stops a\n\
+         # broken template after a quarter of each region, set 25: four times as long.\n\
+         # Drift detection and deletions use it too. `stackfleet plan` says how long a plan takes.\n\
          [defaults.rollout]\n\
-         max_concurrent_percentage = 25         # accounts at once, per region\n\
+         max_concurrent_percentage = 100        # accounts at once, per region (25: staged)\n\
          failure_tolerance_percentage = 10      # failed accounts per region before StackSets stops\n\
          region_concurrency = \"parallel\"        # or \"sequential\" (with region_order)\n\
          concurrency_mode = \"soft-failure-tolerance\"\n",

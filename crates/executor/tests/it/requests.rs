@@ -322,7 +322,7 @@ async fn a_stack_set_that_left_the_fleet_is_deleted_with_the_recommended_rollout
         panic!()
     };
     let preferences = delete.operation_preferences.clone().unwrap();
-    assert_eq!(preferences.max_concurrent_percentage, Some(25));
+    assert_eq!(preferences.max_concurrent_percentage, Some(100));
     assert_eq!(preferences.failure_tolerance_percentage, Some(10));
     assert_eq!(
         preferences.region_concurrency_type,

@@ -203,16 +203,19 @@ pub struct Rollout {
 
 impl Rollout {
     /// What stackfleet uses where fleet.toml says nothing (and what `stackfleet init` writes).
-    /// Without preferences AWS runs one account at a time, regions one after another. These run
-    /// every region at once and a quarter of a region's accounts at a time, so a systematic
-    /// failure (a broken template, a missing role) stops a region after its first quarter once
-    /// more than 10 % of its accounts failed. Soft mode keeps that concurrency after the first
-    /// failures; strict mode would start at FailureTolerance + 1 accounts and shrink
+    /// Without preferences AWS runs one account at a time, regions one after another: days for a
+    /// thousand accounts. These start every account of every region at once, so a rollout takes
+    /// about one stack's time (issue 14's target). The early stop is the failure tolerance: a
+    /// region stops starting accounts once more than 10 % of them failed, and "for large
+    /// deployments ... the actual number of accounts acted upon concurrently may be lower due to
+    /// service throttling", which lets that stop act in a large region. Soft mode keeps the
+    /// concurrency; strict mode would start at FailureTolerance + 1 accounts
     /// ("StackSetOperationPreferences", CloudFormation API Reference,
     /// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html).
+    /// A staged rollout (25 %: four waves) is one line in fleet.toml; `init` shows it.
     pub fn recommended() -> Rollout {
         Rollout {
-            max_concurrent: Some(Limit::Percentage(25)),
+            max_concurrent: Some(Limit::Percentage(100)),
             failure_tolerance: Some(Limit::Percentage(10)),
             region_concurrency: Some(RegionConcurrency::Parallel),
             concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
