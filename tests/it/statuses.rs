@@ -274,7 +274,7 @@ urllib.request.urlopen(urllib.request.Request(ENDPOINT + "/_emulator/account-sta
 fn an_instance_of_an_account_that_left_the_organization_is_reported_not_deleted() {
     let moto = Moto::start();
     let (_, ids) = prod_org(&moto, &["prod-a", "prod-b"]);
-    let b = ids[1].clone();
+    let (a, b) = (ids[0].clone(), ids[1].clone());
     let ws = Workspace::new().with_marker_template().with_fleet(FLEET);
     apply_converges(&moto, &ws, &[]);
     boto3(
@@ -312,6 +312,25 @@ fn an_instance_of_an_account_that_left_the_organization_is_reported_not_deleted(
     let run = stackfleet(&moto, ws.path(), &["apply", "--auto-approve"]);
     run.assert_code(0);
     assert_eq!(listed_instances(&moto, STACK_SET).len(), 2);
+
+    // A parameter change is rolled out to the instances that stay, and never reaches the account
+    // that left: UpdateStackSet names the others instead of running on every instance.
+    ws.edit("fleet.toml", "Team = \"security\"", "Team = \"platform\"");
+    let plan = plan_json(&moto, &ws);
+    let update = &plan["stack_sets"][0]["operations"][0];
+    assert_eq!(update["action"], "update-stack-set", "{plan:#}");
+    assert_eq!(update["accounts"], json!([a.clone()]), "{plan:#}");
+    let run = stackfleet(&moto, ws.path(), &["apply", "--auto-approve"]);
+    run.assert_code(0);
+    let seen = inspect(&moto, STACK_SET, &[a.clone(), b.clone()], &["us-east-1"]);
+    assert_eq!(
+        seen.stacks[&format!("{a}/us-east-1")],
+        ["StackSet:marker UPDATE_COMPLETE"]
+    );
+    assert_eq!(
+        seen.stacks[&format!("{b}/us-east-1")],
+        ["StackSet:marker CREATE_COMPLETE"]
+    );
 
     // The stack set leaves fleet.toml: its other instance is deleted, but StackSets deletes only
     // an empty stack set (StackSetNotEmptyException), so it stays and apply still succeeds, now

@@ -450,8 +450,14 @@ async fn run_operation(
                 ours,
                 AfterWaiting::Stop,
                 || async {
+                    // A plan scopes the update (Accounts or DeploymentTargets, and Regions) when
+                    // the stack set holds instances stackfleet must not touch.
+                    let scoped = !op.regions.is_empty();
                     let request = client
                         .update_stack_set()
+                        .set_accounts(accounts().filter(|_| scoped))
+                        .set_deployment_targets(deployment_targets().filter(|_| scoped))
+                        .set_regions(scoped.then(|| op.regions.clone()))
                         .operation_preferences(preferences.clone())
                         .operation_id(id)
                         .call_as(ctx.call_as.clone())

@@ -111,7 +111,8 @@ fn skipped_cells(s: &StackSetPlan) -> usize {
 /// The accounts of an operation with their names: one a line for a table (`separator` "\n"),
 /// or in a row for Markdown; the first [`ACCOUNTS_SHOWN`] unless `all`.
 fn operation_accounts(op: &Operation, names: &Names, all: bool, separator: &str) -> String {
-    if op.action == OperationAction::UpdateStackSet {
+    // Unscoped, an update runs on every instance; scoped, it names accounts like the others.
+    if op.action == OperationAction::UpdateStackSet && op.accounts.is_empty() {
         return "every instance".to_string();
     }
     let shown: Vec<String> = op

@@ -206,6 +206,41 @@ async fn service_managed_operations_target_ous_intersected_with_accounts() {
 }
 
 #[tokio::test]
+async fn a_scoped_update_names_its_targets_and_regions() {
+    // The plan scopes an update when the stack set holds instances stackfleet must not touch
+    // (an account that left the organization): the executor sends exactly that scope.
+    let seen = recording();
+    let client = client(&seen.rules.iter().collect::<Vec<_>>());
+    let mut scoped = op("op-s", OperationAction::UpdateStackSet, &[A1, A2], &[USE1]);
+    scoped.organizational_units = vec!["ou-ab12-workloads".to_string()];
+    let set = stack_set(
+        "monitor",
+        StackSetAction::Update,
+        PermissionModel::ServiceManaged,
+        vec![scoped],
+    );
+    let (report, _) = run(&client, &plan(vec![set])).await;
+
+    assert!(report.converged(), "{report:?}");
+    let [update_set] = &seen.update_set.requests()[..] else {
+        panic!()
+    };
+    assert_eq!(
+        update_set.deployment_targets,
+        Some(
+            DeploymentTargets::builder()
+                .organizational_unit_ids("ou-ab12-workloads")
+                .accounts(A1)
+                .accounts(A2)
+                .account_filter_type(AccountFilterType::Intersection)
+                .build()
+        )
+    );
+    assert_eq!(update_set.accounts, None);
+    assert_eq!(update_set.regions(), [USE1]);
+}
+
+#[tokio::test]
 async fn self_managed_operations_name_accounts_and_no_deployment_targets() {
     let seen = recording();
     let client = client(&seen.rules.iter().collect::<Vec<_>>());

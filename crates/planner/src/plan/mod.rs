@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::fleet::{CallAs, FLEET_TAG, Fleet, PermissionModel, RETAIN_TAG, Rollout, StackSetSpec};
 use crate::inventory::{AccountStatus, Inventory};
-use crate::observed::{Observed, ObservedInstance, ObservedStackSet};
+use crate::observed::{Observed, ObservedStackSet};
 use crate::targets::{Resolver, Selection, ou_paths};
 use crate::template;
 
@@ -341,18 +341,23 @@ fn plan_stack_set(
         &recorded_ou_of,
         spec.retain_stacks_on_delete,
     ));
+    // The instances an update rolls out to: every one that stays, except those held (orphaned,
+    // stranded, unknown status), which stackfleet never touches.
+    let mut stays = all_instances(&usual);
+    for (account, regions) in delete.iter().chain(&release) {
+        if let Some(kept) = stays.get_mut(account) {
+            kept.retain(|r| !regions.contains(r));
+        }
+    }
+    stays.retain(|_, regions| !regions.is_empty());
     // Even with no instance, the update is what changes the template new instances get.
     if action == StackSetAction::Update {
-        operations.push(Operation {
-            id: String::new(),
-            action: OperationAction::UpdateStackSet,
-            accounts: Vec::new(),
-            regions: Vec::new(),
-            organizational_units: Vec::new(),
-            retain_stacks: false,
-            instances: instances.len() - count(&delete) - count(&release),
-            estimated_seconds: 0,
-        });
+        operations.extend(update_operations(
+            &stays,
+            !held.is_empty(),
+            model,
+            &recorded_ou_of,
+        ));
     }
     operations.extend(operations_for(
         OperationAction::UpdateInstances,
@@ -396,13 +401,6 @@ fn plan_stack_set(
         delete_instances: cells(&deleted),
         update_instances: if action == StackSetAction::Update {
             // UpdateStackSet rolls out to every instance that stays, failed ones included.
-            let all: Vec<&ObservedInstance> = instances.iter().collect();
-            let mut stays = all_instances(&all);
-            for (account, regions) in &deleted {
-                if let Some(kept) = stays.get_mut(account) {
-                    kept.retain(|r| !regions.contains(r));
-                }
-            }
             cells(&stays)
         } else {
             cells(&repair)
@@ -532,6 +530,47 @@ fn targeted_ou_of(inventory: &Inventory, targets: &BTreeSet<String>, account: &s
         Some(ou) => vec![ou.to_string()],
         None => current_parent(inventory, account),
     }
+}
+
+/// The operations that roll a stack set update out to `stays`. Unscoped, UpdateStackSet runs on
+/// every instance of the stack set; when some are `held`, it names the largest rectangle of the
+/// ones that stay instead (Accounts, or DeploymentTargets, and Regions: "StackSets marks all
+/// stack instances with a status of OUTDATED prior to updating the stack instances in the
+/// specified accounts and Regions", UpdateStackSet, CloudFormation API Reference,
+/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackSet.html),
+/// and UpdateStackInstances brings the other rectangles up to date after it. With none staying
+/// (a stack set of held instances only) the update stays unscoped, and so reaches them too: it
+/// alone changes the template that new instances get.
+fn update_operations(
+    stays: &CellsByAccount,
+    held: bool,
+    model: PermissionModel,
+    ou_of: &dyn Fn(&str) -> Vec<String>,
+) -> Vec<Operation> {
+    let unscoped = Operation {
+        id: String::new(),
+        action: OperationAction::UpdateStackSet,
+        accounts: Vec::new(),
+        regions: Vec::new(),
+        organizational_units: Vec::new(),
+        retain_stacks: false,
+        instances: count(stays),
+        estimated_seconds: 0,
+    };
+    if !held || stays.is_empty() {
+        return vec![unscoped];
+    }
+    let mut rest = operations_for(OperationAction::UpdateInstances, stays, model, ou_of);
+    let largest = rest
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, op)| (op.instances, std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let mut update = rest.remove(largest);
+    update.action = OperationAction::UpdateStackSet;
+    let mut out = vec![update];
+    out.extend(rest);
+    out
 }
 
 fn plan_deletion(

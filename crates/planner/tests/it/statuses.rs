@@ -218,6 +218,86 @@ fn an_instance_of_an_account_that_left_the_organization_is_reported_never_delete
 }
 
 #[test]
+fn an_update_names_the_instances_that_stay_when_some_are_orphaned() {
+    // 999999999999 left the organization: an unscoped UpdateStackSet would run in it. The
+    // update names the largest rectangle of the others; the rest is brought up to date after.
+    let fleet = fleet_with(fleet_text(
+        &[R, "eu-west-1"],
+        "organizational_units = [\"/A\"]",
+    ));
+    let mut old = stack_set(
+        &fleet,
+        "monitor",
+        vec![
+            instance("100000000001", R),
+            instance("100000000001", "eu-west-1"),
+            instance("100000000002", R),
+            instance("100000000002", "eu-west-1"),
+            instance("999999999999", R),
+        ],
+    );
+    old.parameters.insert("Team".to_string(), "old".to_string());
+    let state = observed(vec![old.clone()]);
+    let inventory = two_accounts();
+    // 100000000002 has no eu-west-1 instance to update after all: a second rectangle.
+    let mut partial = old.clone();
+    partial
+        .instances
+        .retain(|i| !(i.account == "100000000002" && i.region == "eu-west-1"));
+    let plan = plan(&fleet, &inventory, &state).unwrap();
+    let set = &plan.stack_sets[0];
+    assert_eq!(set.action, StackSetAction::Update);
+    let update = &set.operations[0];
+    assert_eq!(update.action, OperationAction::UpdateStackSet);
+    assert_eq!(update.accounts, ["100000000001", "100000000002"]);
+    assert_eq!(update.regions, ["eu-west-1", R]);
+    assert_eq!(update.instances, 4);
+    assert_eq!(set.operations.len(), 1, "{:?}", set.operations);
+    assert!(
+        set.update_instances
+            .iter()
+            .all(|c| c.account != "999999999999"),
+        "{:?}",
+        set.update_instances
+    );
+
+    // Two rectangles: the larger is the update, the other follows as UpdateStackInstances.
+    let plan =
+        stackfleet_planner::plan::plan(&fleet, &inventory, &observed(vec![partial])).unwrap();
+    let shapes: Vec<_> = plan.stack_sets[0]
+        .operations
+        .iter()
+        .filter(|o| o.action != OperationAction::CreateInstances)
+        .map(|o| (o.action, o.accounts.clone(), o.regions.clone()))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            (
+                OperationAction::UpdateStackSet,
+                vec!["100000000001".to_string(), "100000000002".to_string()],
+                vec![R.to_string()]
+            ),
+            (
+                OperationAction::UpdateInstances,
+                vec!["100000000001".to_string()],
+                vec!["eu-west-1".to_string()]
+            ),
+        ]
+    );
+    assert_eq!(plan.stack_sets[0].update_instances.len(), 3);
+
+    // Without an orphan the update stays unscoped: every instance.
+    let mut clean = old;
+    clean.instances.retain(|i| i.account != "999999999999");
+    let plan = stackfleet_planner::plan::plan(&fleet, &inventory, &observed(vec![clean])).unwrap();
+    let update = &plan.stack_sets[0].operations[0];
+    assert_eq!(update.action, OperationAction::UpdateStackSet);
+    assert!(update.accounts.is_empty() && update.regions.is_empty());
+    assert_eq!(update.instances, 4);
+}
+
+#[test]
 fn a_stack_set_that_left_fleet_toml_stays_while_it_holds_an_orphaned_instance() {
     // StackSets deletes only an empty stack set: planning DeleteStackSet here would fail on
     // every apply. The deletable instance still goes, and the finding says why the set stays.
