@@ -135,8 +135,8 @@ impl ObservedInstance {
 
 /// `StackInstanceDetailedStatus`: how the last operation on an instance went. Written as AWS writes
 /// it (`SKIPPED_SUSPENDED_ACCOUNT`), also in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(from = "String")]
 pub enum DetailedStatus {
     /// `PENDING`: waiting for its turn in an operation.
     Pending,
@@ -227,6 +227,13 @@ impl std::str::FromStr for DetailedStatus {
     }
 }
 
+// Written from `as_str`, not through a String: the fingerprint serializes every instance.
+impl Serialize for DetailedStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for DetailedStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -236,8 +243,8 @@ impl std::fmt::Display for DetailedStatus {
 /// `StackDriftStatus`: what the last drift detection found. Written as AWS writes it (`IN_SYNC`),
 /// also in JSON. `Unknown` is AWS's own `UNKNOWN` (detection could not tell); statuses this version
 /// of stackfleet does not know are `Other`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(from = "String")]
 pub enum DriftStatus {
     /// `DRIFTED`: the stack differs from its template.
     Drifted,
@@ -292,6 +299,13 @@ impl std::str::FromStr for DriftStatus {
     type Err = std::convert::Infallible;
     fn from_str(status: &str) -> Result<Self, Self::Err> {
         Ok(DriftStatus::from(status))
+    }
+}
+
+// Written from `as_str`, not through a String: the fingerprint serializes every instance.
+impl Serialize for DriftStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -25,7 +25,7 @@
 use std::collections::BTreeSet;
 
 use crate::fleet::PermissionModel;
-use crate::inventory::{AccountStatus, Inventory};
+use crate::inventory::{Account, AccountStatus, Inventory};
 use crate::observed::ObservedInstance;
 
 use super::instance_diff::CellsByAccount;
@@ -45,19 +45,32 @@ pub(super) struct Triage<'a> {
     pub findings: Vec<InstanceFinding>,
 }
 
-/// Sorts `instances` of the stack set `name`. `wanted(account, region)` says whether fleet.toml
-/// wants the cell; `runs_all` is true when a stack set update runs every instance anyway.
+/// Sorts `instances` of the stack set `name`. fleet.toml wants a cell when `wanted(account)` and
+/// its region is one of `regions`; `runs_all` is true when a stack set update runs every
+/// instance anyway.
 pub(super) fn triage<'a>(
     name: &str,
     model: PermissionModel,
     inventory: &Inventory,
     instances: &'a [ObservedInstance],
-    wanted: &dyn Fn(&str, &str) -> bool,
+    wanted: &dyn Fn(&str) -> bool,
+    regions: &[String],
     runs_all: bool,
 ) -> Triage<'a> {
     let mut out = Triage::default();
+    // StackSets lists an account's instances together: its lookups are made once, not once per
+    // region (at 10,000 accounts × 30 regions they were a fifth of the planner's time).
+    let mut last: Option<(&str, Option<&Account>, bool)> = None;
     for instance in instances {
         let (account, region) = (instance.account.as_str(), instance.region.as_str());
+        let (found, wants_account) = match last {
+            Some((seen, found, wants)) if seen == account => (found, wants),
+            _ => {
+                let looked_up = (inventory.accounts.get(account), wanted(account));
+                last = Some((account, looked_up.0, looked_up.1));
+                looked_up
+            }
+        };
         let mut find = |kind: FindingKind, remedy: String| {
             out.findings.push(InstanceFinding {
                 account: account.to_string(),
@@ -67,7 +80,7 @@ pub(super) fn triage<'a>(
             });
         };
         let recorded_ou = instance.organizational_unit_id.as_deref();
-        let Some(known) = inventory.accounts.get(account) else {
+        let Some(known) = found else {
             // Nothing can select an account the organization does not list: a delete would match
             // nothing and be planned again on every run.
             let target = match (model, recorded_ou) {
@@ -104,7 +117,7 @@ pub(super) fn triage<'a>(
             out.held.insert((account, region));
             continue;
         }
-        let wants = wanted(account, region);
+        let wants = wants_account && regions.iter().any(|r| r == region);
         let stranded_ou = match (model, recorded_ou) {
             (PermissionModel::ServiceManaged, Some(ou))
                 if !inventory.organizational_units.contains_key(ou) =>

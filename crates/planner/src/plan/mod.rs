@@ -204,15 +204,13 @@ pub(crate) fn instance_findings(
     observed: &ObservedStackSet,
     runs_all: bool,
 ) -> Vec<InstanceFinding> {
-    let regions = &spec.regions;
     triage(
         &spec.name,
         spec.permission_model,
         inventory,
         &observed.instances,
-        &|account, region| {
-            selection.desired.contains(account) && regions.iter().any(|r| r == region)
-        },
+        &|account| selection.desired.contains(account),
+        &spec.regions,
         runs_all,
     )
     .findings
@@ -291,9 +289,8 @@ fn plan_stack_set(
         spec.permission_model,
         inventory,
         instances,
-        &|account, region| {
-            selection.desired.contains(account) && regions.iter().any(|r| r == region)
-        },
+        &|account| selection.desired.contains(account),
+        regions,
         action == StackSetAction::Update,
     );
     let InstanceDiff {
@@ -342,14 +339,17 @@ fn plan_stack_set(
         spec.retain_stacks_on_delete,
     ));
     // The instances an update rolls out to: every one that stays, except those held (orphaned,
-    // stranded, unknown status), which stackfleet never touches.
-    let mut stays = all_instances(&usual);
-    for (account, regions) in delete.iter().chain(&release) {
-        if let Some(kept) = stays.get_mut(account) {
-            kept.retain(|r| !regions.contains(r));
+    // stranded, unknown status), which stackfleet never touches. Only an update needs them.
+    let mut stays = CellsByAccount::new();
+    if action == StackSetAction::Update {
+        stays = all_instances(&usual);
+        for (account, regions) in delete.iter().chain(&release) {
+            if let Some(kept) = stays.get_mut(account) {
+                kept.retain(|r| !regions.contains(r));
+            }
         }
+        stays.retain(|_, regions| !regions.is_empty());
     }
-    stays.retain(|_, regions| !regions.is_empty());
     // Even with no instance, the update is what changes the template new instances get.
     if action == StackSetAction::Update {
         operations.extend(update_operations(
@@ -589,7 +589,8 @@ fn plan_deletion(
         set.permission_model,
         inventory,
         &set.instances,
-        &|_, _| false,
+        &|_| false,
+        &[],
         false,
     );
     let delete = all_instances(&usual);
