@@ -104,6 +104,37 @@ fn a_closed_port_is_named_and_fails_at_once() {
 }
 
 #[test]
+fn a_closed_port_fails_at_once_when_a_role_is_assumed_first() {
+    // AssumeRole is the first call then; the credentials provider's own STS client used to
+    // retry the refused connection for about 34 s.
+    let ws = workspace();
+    let closed = ClosedPort::new();
+    let started = Instant::now();
+    let run = stackfleet_env(
+        &closed,
+        ws.path(),
+        &[
+            "plan",
+            "--assume-role",
+            "arn:aws:iam::123456789012:role/StackfleetAdmin",
+        ],
+        &[("AWS_MAX_ATTEMPTS", None)],
+    );
+    let took = started.elapsed();
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .contains("cannot assume role arn:aws:iam::123456789012:role/StackfleetAdmin")
+            && run
+                .stderr
+                .contains(&format!("nothing listens at {}", closed.url())),
+        "{}",
+        run.stderr
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
 fn an_endpoint_that_is_not_aws_says_so() {
     let ws = workspace();
     let server = NotAws::start();

@@ -11,7 +11,6 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use stackfleet_planner::errors::error_chain;
 
@@ -80,23 +79,44 @@ pub async fn assume_role(
     pending: &Pending,
 ) -> Result<SdkConfig, CliError> {
     tracing::info!(role, session, "assuming role");
-    // The provider's own STS client is out of reach of an interceptor: record the step instead.
-    let _step = pending.step(format!("STS AssumeRole ({role})"));
+    // The first AssumeRole goes through a client of ours, so that a refused connection fails at
+    // once and names the endpoint (the provider's own STS client retries it for half a minute);
+    // the provider only refreshes the credentials later.
+    let doing = format!("assume role {role} (session {session})");
+    let endpoint = LastEndpoint::default();
+    let out = sts(base, pending, &endpoint)
+        .assume_role()
+        .role_arn(role)
+        .role_session_name(session)
+        .send()
+        .await
+        .map_err(|e| match (e.code(), e.message()) {
+            (Some(code), message) => CliError::Aws {
+                doing: doing.clone(),
+                reason: message.map_or(code.to_string(), |m| format!("{code}: {m}")),
+                hint: credentials_hint(Some(code), &e).unwrap_or(ROLE_HINT),
+            },
+            _ => sdk_error_at(&doing, &e, endpoint.get().as_deref()),
+        })?;
+    let Some(issued) = out.credentials() else {
+        return Err(CliError::Aws {
+            doing,
+            reason: "STS answered without credentials".to_string(),
+            hint: ROLE_HINT,
+        });
+    };
+    let first = Credentials::new(
+        issued.access_key_id(),
+        issued.secret_access_key(),
+        Some(issued.session_token().to_string()),
+        std::time::SystemTime::try_from(*issued.expiration()).ok(),
+        "AssumeRole",
+    );
     let provider = AssumeRoleProvider::builder(role)
         .configure(base)
         .session_name(session)
         .build()
         .await;
-    let first = provider.provide_credentials().await.map_err(|e| {
-        let reason = error_chain(&e);
-        CliError::Aws {
-            doing: format!("assume role {role} (session {session})"),
-            hint: credentials_hint(assume_role_code(&e), &e).unwrap_or(
-                "the caller must be allowed sts:AssumeRole on it, and the role's trust policy must trust the caller (check --profile or the CI role)",
-            ),
-            reason,
-        }
-    })?;
     let provider = FirstThen {
         first: Mutex::new(Some(first)),
         then: provider,
@@ -127,6 +147,22 @@ impl ProvideCredentials for FirstThen {
     }
 }
 
+/// What a refused AssumeRole needs.
+const ROLE_HINT: &str = "the caller must be allowed sts:AssumeRole on it, and the role's trust policy must trust the caller (check --profile or the CI role)";
+
+/// An STS client whose calls `pending` records and whose endpoint `endpoint` remembers; a
+/// refused connection is final.
+fn sts(config: &SdkConfig, pending: &Pending, endpoint: &LastEndpoint) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .retry_partition(stackfleet_executor::retry::retry_partition())
+            .interceptor(pending.interceptor())
+            .interceptor(endpoint.clone())
+            .retry_classifier(RefusedIsFinal)
+            .build(),
+    )
+}
+
 /// Who is calling.
 pub struct Identity {
     /// The caller's account.
@@ -139,21 +175,17 @@ pub struct Identity {
 /// when nothing listens there or something else than AWS answers.
 pub async fn identity(config: &SdkConfig, pending: &Pending) -> Result<Identity, CliError> {
     let endpoint = LastEndpoint::default();
-    let client = aws_sdk_sts::Client::from_conf(
-        aws_sdk_sts::config::Builder::from(config)
-            .retry_partition(stackfleet_executor::retry::retry_partition())
-            .interceptor(pending.interceptor())
-            .interceptor(endpoint.clone())
-            .retry_classifier(RefusedIsFinal)
-            .build(),
-    );
-    let out = client.get_caller_identity().send().await.map_err(|e| {
-        sdk_error_at(
-            "determine who is calling (STS GetCallerIdentity)",
-            &e,
-            endpoint.get().as_deref(),
-        )
-    })?;
+    let out = sts(config, pending, &endpoint)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            sdk_error_at(
+                "determine who is calling (STS GetCallerIdentity)",
+                &e,
+                endpoint.get().as_deref(),
+            )
+        })?;
     Ok(Identity {
         account: out.account().unwrap_or_default().to_string(),
         arn: out.arn().unwrap_or_default().to_string(),
@@ -223,13 +255,6 @@ where
         reason,
         hint,
     }
-}
-
-/// The error code STS gave AssumeRole, which the credentials provider wraps.
-fn assume_role_code<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a str> {
-    causes(err)
-        .find_map(|cause| cause.downcast_ref::<AssumeRoleError>())
-        .and_then(ProvideErrorMetadata::code)
 }
 
 /// `err` and its sources, outermost first.

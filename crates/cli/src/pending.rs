@@ -27,7 +27,7 @@ pub struct Pending {
 /// What was pending at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
-    /// AWS calls (or steps such as AssumeRole) in flight, e.g. `STS GetCallerIdentity`.
+    /// AWS calls in flight, e.g. `STS GetCallerIdentity`.
     pub calls: Vec<String>,
     /// StackSets operations started and not seen finished, as `stack set: operation id`.
     pub operations: Vec<String>,
@@ -37,14 +37,6 @@ impl Pending {
     /// The operations apply records as they start and finish (see [`crate::progress`]).
     pub fn operations(&self) -> InFlight {
         self.operations.clone()
-    }
-
-    /// Records `label` as in flight until the returned guard is dropped.
-    pub fn step(&self, label: String) -> Step {
-        Step {
-            id: self.insert(label),
-            pending: self.clone(),
-        }
     }
 
     fn insert(&self, label: String) -> u64 {
@@ -81,19 +73,6 @@ impl Pending {
         CallTracker {
             pending: self.clone(),
         }
-    }
-}
-
-/// An entry of [`Pending`], removed when dropped.
-#[derive(Debug)]
-pub struct Step {
-    id: u64,
-    pending: Pending,
-}
-
-impl Drop for Step {
-    fn drop(&mut self) {
-        self.pending.remove(self.id);
     }
 }
 
@@ -152,10 +131,10 @@ mod tests {
     use super::Pending;
 
     #[test]
-    fn a_step_is_pending_until_its_guard_goes() {
+    fn a_call_is_pending_until_it_is_removed() {
         let pending = Pending::default();
-        let first = pending.step("STS GetCallerIdentity".to_string());
-        let second = pending.step("CloudFormation ListStackSets".to_string());
+        let first = pending.insert("STS GetCallerIdentity".to_string());
+        let second = pending.insert("CloudFormation ListStackSets".to_string());
         pending
             .operations()
             .lock()
@@ -167,9 +146,9 @@ mod tests {
             ["STS GetCallerIdentity", "CloudFormation ListStackSets"]
         );
         assert_eq!(now.operations, ["Monitor: op-1"]);
-        drop(second);
+        pending.remove(second);
         assert_eq!(pending.snapshot().calls, ["STS GetCallerIdentity"]);
-        drop(first);
+        pending.remove(first);
         assert!(pending.snapshot().calls.is_empty());
     }
 }
