@@ -88,9 +88,14 @@ pub async fn run(
                 } else {
                     printer.status(format!("{name}: starting drift detection"));
                     // Polled first when it should end, as apply polls its operations; the
-                    // instance time is the plan's (the stack set's history, or the default).
+                    // instance time is the plan's (the stack set's history, or the default). It
+                    // only times the polls: a history that cannot be read keeps the default.
                     let time = history::instance_time(&session.cfn, ctx.call_as.clone(), name)
-                        .await?
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::debug!(stack_set = %name, error = %e, "no instance time from the history");
+                            None
+                        })
                         .unwrap_or_default();
                     let estimate = Duration::from_secs(estimate::detection_seconds(
                         &rollout,
