@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::fleet::{ConcurrencyMode, Limit, RegionConcurrency, Rollout};
 
-use super::model::{Operation, OperationAction, Plan, StackSetPlan};
+use super::model::{Operation, Plan, StackSetPlan};
 
 /// Seconds one stack instance takes when the stack set has no operation history to measure:
 /// "about a minute per stack", the figure issue 14 states for a small stack such as an IAM role;
@@ -83,20 +83,24 @@ pub fn concurrency(rollout: &Rollout, accounts: usize) -> usize {
 /// How many instance-times one operation takes: waves of `concurrency` accounts per Region, the
 /// Regions one after the other or all at once.
 pub fn waves(rollout: &Rollout, accounts_per_region: usize, regions: usize) -> u64 {
-    if accounts_per_region == 0 || regions == 0 {
-        return 0;
-    }
-    let per_region = accounts_per_region.div_ceil(concurrency(rollout, accounts_per_region)) as u64;
+    region_waves(rollout, std::iter::repeat_n(accounts_per_region, regions))
+}
+
+/// Instance-times of an operation over Regions of the given numbers of accounts.
+fn region_waves(rollout: &Rollout, accounts_per_region: impl Iterator<Item = usize>) -> u64 {
+    let per_region = accounts_per_region
+        .filter(|n| *n > 0)
+        .map(|n| n.div_ceil(concurrency(rollout, n)) as u64);
     match rollout.region_concurrency {
-        Some(RegionConcurrency::Parallel) => per_region,
-        _ => per_region * regions as u64,
+        Some(RegionConcurrency::Parallel) => per_region.max().unwrap_or(0),
+        _ => per_region.sum(),
     }
 }
 
-/// The operation's accounts per Region and Regions. `update-stack-set` names neither: it covers
-/// every instance of the stack set's Regions, spread evenly.
+/// The operation's accounts per Region and Regions. An unscoped `update-stack-set` names neither:
+/// it covers every instance of the stack set's Regions, spread evenly.
 fn shape(op: &Operation, stack_set_regions: usize) -> (usize, usize) {
-    if op.action == OperationAction::UpdateStackSet || op.regions.is_empty() {
+    if op.regions.is_empty() {
         let regions = stack_set_regions.max(1);
         return (op.instances.div_ceil(regions), regions);
     }
@@ -193,15 +197,7 @@ pub fn detection_seconds(
     accounts_per_region: &[usize],
     time: InstanceTime,
 ) -> u64 {
-    let per_region = accounts_per_region
-        .iter()
-        .filter(|n| **n > 0)
-        .map(|n| n.div_ceil(concurrency(rollout, *n)) as u64);
-    let waves = match rollout.region_concurrency {
-        Some(RegionConcurrency::Parallel) => per_region.max().unwrap_or(0),
-        _ => per_region.sum(),
-    };
-    (waves * time.millis).div_ceil(1000)
+    (region_waves(rollout, accounts_per_region.iter().copied()) * time.millis).div_ceil(1000)
 }
 
 /// Which rollout preference would shorten a stack set's long operations, as fleet.toml spells it;
@@ -246,6 +242,7 @@ pub fn shortening_hint(set: &StackSetPlan) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::OperationAction;
     use super::*;
 
     fn rollout(
