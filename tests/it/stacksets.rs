@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Moto, Workspace, account_id, boto3, listed_instances, seed, stackfleet};
+use crate::harness::{
+    Moto, Workspace, account_id, boto3, inspect, listed_instances, seed, stackfleet,
+};
 
 const STACK_SET: &str = "guard";
 
@@ -212,5 +214,51 @@ result = cf.describe_stack_set_operation(StackSetName=ARGS, OperationId=ops[0]["
     assert_eq!(
         prefs["ConcurrencyMode"], "SOFT_FAILURE_TOLERANCE",
         "{prefs}"
+    );
+}
+
+/// Rule: UpdateStackSet with DeploymentTargets and Regions updates only the instances they
+/// select ("UpdateStackSet", API Reference: "CloudFormation marks all stack instances with a
+/// status of OUTDATED prior to updating the stack instances in the specified accounts and
+/// Regions"). An account that left the organization keeps its instance, recorded under an OU
+/// the update names; the update intersects that OU with the accounts that stay, so the stack of
+/// the account that left is never touched.
+#[test]
+fn a_service_managed_update_never_reaches_an_account_that_left_the_organization() {
+    let moto = Moto::start();
+    let org = service_org(
+        &moto,
+        json!([{"name": "app-1", "ou": "/Apps"}, {"name": "app-2", "ou": "/Apps"}]),
+    );
+    let ws = Workspace::new()
+        .with_marker_template()
+        .with_fleet(&service_managed_fleet(
+            &["/Apps"],
+            "auto_deployment = { enabled = false }",
+        ));
+    apply_converges(&moto, &ws);
+    let (a1, a2) = (account_id(&org, "app-1"), account_id(&org, "app-2"));
+    boto3(
+        &moto,
+        r#"client("organizations").remove_account_from_organization(AccountId=ARGS)"#,
+        json!(a2),
+    );
+
+    ws.edit("fleet.toml", "Team = \"security\"", "Team = \"platform\"");
+    let run = stackfleet(&moto, ws.path(), &["plan", "--output", "json"]);
+    run.assert_code(0);
+    let plan = run.json();
+    let update = &plan["stack_sets"][0]["operations"][0];
+    assert_eq!(update["action"], "update-stack-set", "{plan:#}");
+    assert_eq!(update["accounts"], json!([a1.clone()]), "{plan:#}");
+    apply_converges(&moto, &ws);
+    let seen = inspect(&moto, STACK_SET, &[a1.clone(), a2.clone()], &["us-east-1"]);
+    assert_eq!(
+        seen.stacks[&format!("{a1}/us-east-1")],
+        [format!("StackSet:{STACK_SET} UPDATE_COMPLETE")]
+    );
+    assert_eq!(
+        seen.stacks[&format!("{a2}/us-east-1")],
+        [format!("StackSet:{STACK_SET} CREATE_COMPLETE")]
     );
 }

@@ -534,10 +534,10 @@ fn targeted_ou_of(inventory: &Inventory, targets: &BTreeSet<String>, account: &s
 
 /// The operations that roll a stack set update out to `stays`. Unscoped, UpdateStackSet runs on
 /// every instance of the stack set; when some are `held`, it names the largest rectangle of the
-/// ones that stay instead (Accounts, or DeploymentTargets, and Regions: "StackSets marks all
-/// stack instances with a status of OUTDATED prior to updating the stack instances in the
-/// specified accounts and Regions", UpdateStackSet, CloudFormation API Reference,
-/// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackSet.html),
+/// ones that stay instead (Accounts, or DeploymentTargets, and Regions: "CloudFormation marks
+/// all stack instances with a status of OUTDATED prior to updating the stack instances in the
+/// specified accounts and Amazon Web Services Regions", UpdateStackSet, CloudFormation API
+/// Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStackSet.html),
 /// and UpdateStackInstances brings the other rectangles up to date after it. With none staying
 /// (a stack set of held instances only) the update stays unscoped, and so reaches them too: it
 /// alone changes the template that new instances get.
