@@ -90,13 +90,16 @@ pub async fn assume_role(
         .role_session_name(session)
         .send()
         .await
-        .map_err(|e| match (e.code(), e.message()) {
-            (Some(code), message) => CliError::Aws {
-                doing: doing.clone(),
-                reason: message.map_or(code.to_string(), |m| format!("{code}: {m}")),
-                hint: credentials_hint(Some(code), &e).unwrap_or(ROLE_HINT),
-            },
-            _ => sdk_error_at(&doing, &e, endpoint.get().as_deref()),
+        .map_err(|e| {
+            let mut err = sdk_error_at(&doing, &e, endpoint.get().as_deref());
+            // STS refused: what a role needs, unless the credentials themselves are the cause.
+            if let CliError::Aws { hint, .. } = &mut err
+                && e.code().is_some()
+                && credentials_hint(e.code(), &e).is_none()
+            {
+                *hint = ROLE_HINT;
+            }
+            err
         })?;
     let Some(issued) = out.credentials() else {
         return Err(CliError::Aws {

@@ -20,7 +20,7 @@ use stackfleet_executor::operation::StackSetContext;
 use stackfleet_planner::fleet::Rollout;
 use tokio::sync::mpsc;
 
-use crate::support::{A1, A2, USE1, client, fast_poll, operation, wire_error};
+use crate::support::{A1, A2, USE1, client, fast_poll, listing, operation, wire_error};
 
 fn instance(account: &str, drift: &str) -> StackInstanceSummary {
     StackInstanceSummary::builder()
@@ -286,41 +286,41 @@ async fn the_last_finished_detection_is_reported_without_starting_one() {
 async fn the_last_detection_is_looked_for_only_as_far_back_as_it_lies() {
     // Newest first: a page of updates, then the page with the detection; a third page exists
     // (5,000 past operations) but is never read.
-    let at = |secs| DateTime::from_secs(secs);
+    fn summary(id: String, action: StackSetOperationAction, secs: i64) -> StackSetOperationSummary {
+        StackSetOperationSummary::builder()
+            .operation_id(id)
+            .action(action)
+            .status(StackSetOperationStatus::Succeeded)
+            .creation_timestamp(DateTime::from_secs(secs))
+            .build()
+    }
     let newest = mock!(Client::list_stack_set_operations)
         .match_requests(|r| r.next_token().is_none())
         .then_output(move || {
-            let mut page = ListStackSetOperationsOutput::builder().next_token("page-2");
-            for i in 0..100 {
-                page = page.summaries(
-                    StackSetOperationSummary::builder()
-                        .operation_id(format!("update-{i}"))
-                        .action(StackSetOperationAction::Update)
-                        .status(StackSetOperationStatus::Succeeded)
-                        .creation_timestamp(at(10_000 - i))
-                        .build(),
-                );
-            }
-            page.build()
+            let updates = (0..100)
+                .map(|i| {
+                    summary(
+                        format!("update-{i}"),
+                        StackSetOperationAction::Update,
+                        10_000 - i,
+                    )
+                })
+                .collect();
+            listing(updates, Some("page-2"))
         });
     let second = mock!(Client::list_stack_set_operations)
         .match_requests(|r| r.next_token() == Some("page-2"))
         .then_output(move || {
-            ListStackSetOperationsOutput::builder()
-                .next_token("page-3")
-                .summaries(
-                    StackSetOperationSummary::builder()
-                        .operation_id("the-drift")
-                        .action(StackSetOperationAction::DetectDrift)
-                        .status(StackSetOperationStatus::Succeeded)
-                        .creation_timestamp(at(5_000))
-                        .build(),
-                )
-                .build()
+            let drift = summary(
+                "the-drift".to_string(),
+                StackSetOperationAction::DetectDrift,
+                5_000,
+            );
+            listing(vec![drift], Some("page-3"))
         });
     let third = mock!(Client::list_stack_set_operations)
         .match_requests(|r| r.next_token() == Some("page-3"))
-        .then_output(|| ListStackSetOperationsOutput::builder().build());
+        .then_output(|| listing(Vec::new(), None));
     let client = client(&[&newest, &second, &third]);
     let (tx, _rx) = mpsc::unbounded_channel();
     let ctx = StackSetContext {
